@@ -1,0 +1,78 @@
+/**
+ * The one interface both storage engines implement: embedded chDB and a ClickHouse
+ * server over HTTP. The SQL text is shared (see schema.ts and queries.ts); only the
+ * transport differs.
+ */
+
+/** One row of `connlog.sessions`, as inserted (JSONEachRow-compatible values). */
+export interface SessionRow {
+  org_id: string;
+  site_id: string;
+  agent_id: string;
+  resource_id: string;
+  session_id: string;
+  protocol: string;
+  client_id: string;
+  user_id: string;
+  /** IPv6 text, IPv4 mapped (`::ffff:1.2.3.4`). */
+  source_ip: string;
+  source_port: number;
+  dest_ip: string;
+  dest_port: number;
+  dest_host: string;
+  /** Milliseconds since the epoch (DateTime64(3) accepts this). */
+  started_at: number;
+  /** `null` while the session is ongoing. */
+  ended_at: number | null;
+  duration_ms: number;
+  bytes_tx: number;
+  bytes_rx: number;
+  packets_tx: number;
+  packets_rx: number;
+  close_reason: string;
+  error: string;
+  status: 'ongoing' | 'completed';
+  retention_days: number;
+  version: number;
+}
+
+export interface QueryOptions {
+  /** Run with `readonly=1`: the engine refuses writes, DDL and setting changes. */
+  readonly?: boolean;
+  /** Cancels the query (the HTTP request, or the chDB stream between chunks). */
+  signal?: AbortSignal;
+}
+
+export interface InsertOptions {
+  /**
+   * Insert deduplication token: a replay of the same token is dropped by ClickHouse
+   * (needs `non_replicated_deduplication_window` on single-node tables).
+   */
+  dedupToken?: string;
+}
+
+export interface Store {
+  /** Which engine: for /healthz and logs. */
+  readonly kind: 'embedded' | 'http';
+  /** Create or upgrade the schema; idempotent. */
+  migrate(): Promise<void>;
+  /** Insert rows into `connlog.sessions` in one INSERT; resolves when ClickHouse accepted them. */
+  insertSessions(rows: readonly SessionRow[], options?: InsertOptions): Promise<void>;
+  /** Run a statement with `{name:Type}` parameters; JSONEachRow rows parsed. */
+  query<T = Record<string, unknown>>(
+    sql: string,
+    params?: Record<string, unknown>,
+    options?: QueryOptions,
+  ): Promise<T[]>;
+  /** Run a statement and stream the raw result in `format` (CSV, JSONEachRow, ...). */
+  queryStream(
+    sql: string,
+    params: Record<string, unknown>,
+    format: string,
+    options?: QueryOptions,
+  ): AsyncIterable<Uint8Array>;
+  /** Run a statement that returns nothing (DDL, ALTER); not for user input. */
+  exec(sql: string, params?: Record<string, unknown>): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
