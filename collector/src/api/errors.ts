@@ -1,0 +1,107 @@
+/**
+ * The API's error catalogue: every JSON error the REST routes return has one of
+ * these codes, with its HTTP status and a default message. `docs/api.md` documents
+ * each code; a unit test keeps the two in sync.
+ *
+ * The SQL endpoint speaks ClickHouse's error dialect instead (`Code: <n>.
+ * DB::Exception: ...`): the codes it raises itself are in `SQL_ERRORS`.
+ */
+
+export const API_ERRORS = {
+  INVALID_FILTER: { status: 400, message: 'a filter parameter has an invalid value' },
+  INVALID_PARAMETER: { status: 400, message: 'a query parameter has an invalid value' },
+  UNKNOWN_PARAMETER: { status: 400, message: 'unknown query parameter' },
+  INVALID_ORG: {
+    status: 400,
+    message: 'org must be 1-64 characters of letters, digits, "_" or "-"',
+  },
+  INVALID_SESSION_ID: { status: 400, message: 'session id must be a UUID' },
+  UNAUTHORIZED: { status: 401, message: 'authentication required' },
+  NOT_FOUND: { status: 404, message: 'no such route' },
+  SESSION_NOT_FOUND: { status: 404, message: 'no session with this id in this org' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  INTERNAL: { status: 500, message: 'internal error; the collector log has the details' },
+  STORE_UNAVAILABLE: { status: 503, message: 'the store did not answer; try again' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** A REST error: serialized as `{ error: { code, message, param? } }` with the catalogue's status. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string = API_ERRORS[code].message,
+    /** The query parameter (or path segment) that was wrong, when there is one. */
+    readonly param?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = API_ERRORS[code].status;
+  }
+
+  toJSON(): { error: { code: ApiErrorCode; message: string; param?: string } } {
+    const body: { code: ApiErrorCode; message: string; param?: string } = {
+      code: this.code,
+      message: this.message,
+    };
+    if (this.param !== undefined) body.param = this.param;
+    return { error: body };
+  }
+}
+
+/** Shorthand for the most common error: a filter value that does not parse. */
+export function invalidFilter(param: string, why: string): ApiError {
+  return new ApiError('INVALID_FILTER', `${param}: ${why}`, param);
+}
+
+/**
+ * ClickHouse exception codes the SQL endpoint raises itself (before the engine sees
+ * the query). Errors from the engine keep the engine's own code.
+ */
+export const SQL_ERRORS = {
+  SYNTAX_ERROR: { code: 62, status: 400, message: 'the statement does not parse' },
+  UNKNOWN_DATABASE: { code: 81, status: 400, message: 'unknown database' },
+  UNKNOWN_SETTING: {
+    code: 115,
+    status: 400,
+    message: 'settings are not accepted as URL parameters; use a SETTINGS clause',
+  },
+  READONLY: {
+    code: 164,
+    status: 400,
+    message: 'Cannot execute query in readonly mode: the SQL endpoint only reads',
+  },
+  UNKNOWN_FORMAT: { code: 73, status: 400, message: 'unknown output format' },
+  QUERY_IS_TOO_LARGE: { code: 202, status: 413, message: 'the query is too large' },
+  ACCESS_DENIED: {
+    code: 497,
+    status: 400,
+    message: 'the statement uses something the SQL endpoint does not allow',
+  },
+  NOT_IMPLEMENTED: { code: 48, status: 400, message: 'not supported by this endpoint' },
+  EMPTY_QUERY: { code: 62, status: 400, message: 'Empty query' },
+  UNAUTHENTICATED: { code: 194, status: 401, message: 'authentication required' },
+} as const satisfies Record<string, { code: number; status: number; message: string }>;
+
+export type SqlErrorName = keyof typeof SQL_ERRORS;
+
+/** An error the SQL endpoint reports in ClickHouse's format. */
+export class SqlEndpointError extends Error {
+  override readonly name = 'SqlEndpointError';
+  /** ClickHouse exception code (`X-ClickHouse-Exception-Code`). */
+  readonly clickhouseCode: number;
+  readonly status: number;
+
+  constructor(
+    readonly kind: SqlErrorName,
+    message: string = SQL_ERRORS[kind].message,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.clickhouseCode = SQL_ERRORS[kind].code;
+    this.status = SQL_ERRORS[kind].status;
+  }
+}
