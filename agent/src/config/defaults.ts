@@ -1,0 +1,23 @@
+/** Defaults of every optional key, in the units of `AgentConfig` (ms, bytes). */
+export const DEFAULTS = {
+  natsServers: ['nats://127.0.0.1:4222'],
+  natsInboxPrefix: '_INBOX',
+  spoolDir: './data/agent-spool',
+  spoolMaxBytes: 1024 ** 3,
+  spoolSegmentBytes: 16 * 1024 ** 2,
+  spoolFsync: 'interval',
+  spoolFsyncInterval: 1000,
+  spoolKind: 'disk',
+  updateInterval: 60_000,
+  shutdownGrace: 10_000,
+  dialTimeout: 10_000,
+  maxBatchEvents: 1000,
+  maxBatchBytes: 512 * 1024,
+  flushInterval: 1000,
+  maxInflight: 16,
+  maxBufferBytes: 16 * 1024 ** 2,
+  ackTimeout: 5000,
+  drainTimeout: 5000,
+  httpListen: '127.0.0.1:9464',
+  logLevel: 'info',
+} as const;

@@ -1,0 +1,20 @@
+export { createAgent } from './agent.js';
+export type { Agent, AgentDeps, AgentStatus, ResourceStatus } from './agent.js';
+export { loadConfig, ENV_VARS } from './config/load.js';
+export type { ConfigFlags } from './config/load.js';
+export { parseConfig } from './config/validate.js';
+export type {
+  AgentConfig,
+  FsyncPolicy,
+  HttpConfig,
+  LogConfig,
+  LogLevel,
+  NatsConfig,
+  PublishConfig,
+  ResourceConfig,
+  SpoolConfig,
+} from './config/options.js';
+export { AgentError } from './errors.js';
+export type { AgentErrorCode } from './errors.js';
+export { MemorySpool } from './spool/memory.js';
+export { AGENT_VERSION } from './version.js';

@@ -1,0 +1,271 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Protocol } from '@connlog/proto';
+import { formatHostPort, parseHostPort } from '../config/address.js';
+import type { ResourceConfig } from '../config/options.js';
+import { AgentError, describeError } from '../errors.js';
+import type { Recorder, Session } from '../session/recorder.js';
+import type { Telemetry } from '../telemetry.js';
+import {
+  cleanOutcome,
+  dialOutcome,
+  dialTimeoutOutcome,
+  socketOutcome,
+  type Outcome,
+} from './close_reason.js';
+
+const KEEPALIVE_MS = 60_000;
+
+export interface TcpProxyOptions {
+  resource: ResourceConfig;
+  recorder: Recorder;
+  telemetry: Telemetry;
+}
+
+/**
+ * Proxies one TCP resource: each accepted client gets its own connection to the target;
+ * bytes are piped both ways with backpressure and counted as they are received.
+ * Half-close is carried through: a FIN from one side ends our write toward the other,
+ * and the reverse direction keeps flowing until it ends too.
+ */
+export class TcpProxy {
+  private readonly server: Server;
+  private readonly connections = new Set<TcpConnection>();
+  private readonly target: { host: string; port: number };
+  private boundAddress = '';
+
+  constructor(private readonly opts: TcpProxyOptions) {
+    const target = parseHostPort(opts.resource.target);
+    if (target === undefined) {
+      throw new AgentError('CONFIG_INVALID', `resource ${opts.resource.id}: bad target`);
+    }
+    this.target = target;
+    this.server = createServer({
+      allowHalfOpen: true,
+      pauseOnConnect: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
+    });
+    this.server.on('connection', (client) => this.accept(client));
+  }
+
+  /** The bound `host:port` (with the real port when the config said 0). */
+  get address(): string {
+    return this.boundAddress;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<string> {
+    const { resource } = this.opts;
+    const listen = parseHostPort(resource.listen);
+    if (listen === undefined) {
+      throw new AgentError('CONFIG_INVALID', `resource ${resource.id}: bad listen address`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(
+          new AgentError(
+            'LISTEN_FAILED',
+            `resource ${resource.id}: cannot listen on ${resource.listen}: ${describeError(err)}`,
+            { cause: err },
+          ),
+        );
+      };
+      this.server.once('error', onError);
+      this.server.listen({ host: listen.host, port: listen.port }, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    // Accept errors (EMFILE, ...) must not crash the agent; they are logged.
+    this.server.on('error', (err) => this.opts.telemetry.acceptFailed(resource.id, err));
+    const address = this.server.address() as AddressInfo;
+    this.boundAddress = formatHostPort(address.address, address.port);
+    this.opts.telemetry.listening(resource.id, 'tcp', this.boundAddress, resource.target);
+    return this.boundAddress;
+  }
+
+  /** Stop accepting new clients; open sessions continue. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      // close() calls back once all connections are gone; we only wait for the listener.
+      this.server.close();
+      resolve();
+    });
+  }
+
+  /** End every open session with `outcome` (shutdown) and destroy its sockets. */
+  abortAll(outcome: Outcome): void {
+    for (const connection of [...this.connections]) connection.abort(outcome);
+  }
+
+  private accept(client: Socket): void {
+    const { resource, recorder, telemetry } = this.opts;
+    const session = recorder.start({
+      resourceId: resource.id,
+      protocol: Protocol.TCP,
+      sourceAddress: client.remoteAddress,
+      sourcePort: client.remotePort,
+      destHost: this.target.host,
+      destPort: this.target.port,
+    });
+    const connection = new TcpConnection(client, session, {
+      target: this.target,
+      dialTimeoutMs: resource.dialTimeout,
+      recorder,
+      onDialed: () => telemetry.targetReachable(resource.id, resource.target),
+      onDialFailed: (error) => telemetry.targetUnreachable(resource.id, resource.target, error),
+      onDone: () => this.connections.delete(connection),
+    });
+    this.connections.add(connection);
+    connection.dial();
+  }
+}
+
+interface ConnectionHooks {
+  target: { host: string; port: number };
+  dialTimeoutMs: number;
+  recorder: Recorder;
+  onDialed: () => void;
+  onDialFailed: (error: string) => void;
+  onDone: () => void;
+}
+
+/** One client ↔ target pair and its session. */
+class TcpConnection {
+  private upstream: Socket | undefined;
+  private dialTimer: NodeJS.Timeout | undefined;
+  private connected = false;
+  private outcome: Outcome | undefined;
+  private firstEnded: 'client' | 'target' | undefined;
+  private clientClosed = false;
+  private targetClosed = false;
+  private finished = false;
+
+  constructor(
+    private readonly client: Socket,
+    private readonly session: Session,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    client.on('error', (err) => this.fail(socketOutcome('client', err)));
+    client.on('close', () => {
+      this.clientClosed = true;
+      if (!this.connected) this.fail(socketOutcome('client', new Error('closed while dialing')));
+      this.maybeFinish();
+    });
+  }
+
+  dial(): void {
+    const { target, dialTimeoutMs, recorder } = this.hooks;
+    const upstream = connect({
+      host: target.host,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_MS,
+    });
+    this.upstream = upstream;
+    this.dialTimer = setTimeout(
+      () => this.dialFailed(dialTimeoutOutcome(dialTimeoutMs)),
+      dialTimeoutMs,
+    );
+    upstream.on('lookup', (err, address) => {
+      if (err === null) recorder.setDestination(this.session, address, undefined);
+    });
+    upstream.once('connect', () => this.established());
+    upstream.on('error', (err) => {
+      if (this.connected) this.fail(socketOutcome('target', err));
+      else this.dialFailed(dialOutcome(err));
+    });
+    upstream.on('close', () => {
+      this.targetClosed = true;
+      this.maybeFinish();
+    });
+  }
+
+  /** Shutdown: record the end now, then tear both sockets down. */
+  abort(outcome: Outcome): void {
+    this.outcome ??= outcome;
+    this.hooks.recorder.end(this.session, this.outcome);
+    this.destroyBoth();
+  }
+
+  private established(): void {
+    const { client, session } = this;
+    const upstream = this.upstream;
+    if (upstream === undefined || this.outcome !== undefined) return;
+    clearTimeout(this.dialTimer);
+    this.connected = true;
+    this.hooks.recorder.setDestination(session, upstream.remoteAddress, upstream.remotePort);
+    this.hooks.onDialed();
+
+    client.on('data', (chunk: Buffer) => {
+      session.bytesTx += chunk.length;
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      session.bytesRx += chunk.length;
+      if (!client.write(chunk)) upstream.pause();
+    });
+    client.on('drain', () => upstream.resume());
+
+    client.on('end', () => {
+      this.firstEnded ??= 'client';
+      upstream.end();
+    });
+    upstream.on('end', () => {
+      this.firstEnded ??= 'target';
+      client.end();
+    });
+    client.resume();
+  }
+
+  private dialFailed(outcome: Outcome): void {
+    if (this.connected || this.outcome !== undefined) return;
+    clearTimeout(this.dialTimer);
+    this.outcome = outcome;
+    this.hooks.onDialFailed(outcome.error);
+    this.hooks.recorder.end(this.session, outcome);
+    this.upstream?.destroy();
+    // The client sees a reset, as it would have dialing the target directly.
+    if (!this.client.destroyed) this.client.resetAndDestroy();
+  }
+
+  private fail(outcome: Outcome): void {
+    if (this.outcome === undefined) {
+      this.outcome = outcome;
+      clearTimeout(this.dialTimer);
+    }
+    this.destroyBoth();
+  }
+
+  private destroyBoth(): void {
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  /** The session is over when both sockets are closed. */
+  private maybeFinish(): void {
+    if (this.finished) return;
+    const targetDone = this.targetClosed || this.upstream === undefined;
+    if (!this.clientClosed || !targetDone) return;
+    this.finished = true;
+    clearTimeout(this.dialTimer);
+    const outcome =
+      this.outcome ??
+      (this.firstEnded !== undefined
+        ? cleanOutcome(this.firstEnded)
+        : socketOutcome('client', new Error('connection closed without end')));
+    this.hooks.recorder.end(this.session, outcome);
+    this.hooks.onDone();
+  }
+}
