@@ -36,6 +36,24 @@ export interface SessionRow {
   version: number;
 }
 
+/** One row of `connlog.admin_actions`. */
+export interface AdminActionRow {
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** Empty for actions that are not about one org. */
+  org_id: string;
+  /** Dotted verb, e.g. `retention.update`, `api_key.create`, `sql.query`. */
+  action: string;
+  actor_type: 'user' | 'api_key' | 'cli';
+  actor: string;
+  actor_id: string;
+  outcome: 'success' | 'denied' | 'error';
+  /** A JSON object as text; never secrets. */
+  metadata: string;
+  /** Days to keep the row; the table's default (365) when omitted. */
+  retention_days?: number;
+}
+
 export interface QueryOptions {
   /** Run with `readonly=1`: the engine refuses writes, DDL and setting changes. */
   readonly?: boolean;
@@ -54,17 +72,33 @@ export interface InsertOptions {
 export interface Store {
   /** Which engine: for /healthz and logs. */
   readonly kind: 'embedded' | 'http';
+  /**
+   * Database holding the connlog tables (`clickhouse.database`, default `connlog`).
+   * It is also the default database of every query, so SQL may name tables unqualified.
+   */
+  readonly database: string;
   /** Create or upgrade the schema; idempotent. */
   migrate(): Promise<void>;
   /** Insert rows into `connlog.sessions` in one INSERT; resolves when ClickHouse accepted them. */
   insertSessions(rows: readonly SessionRow[], options?: InsertOptions): Promise<void>;
-  /** Run a statement with `{name:Type}` parameters; JSONEachRow rows parsed. */
+  /** Insert rows into `connlog.admin_actions` in one INSERT. */
+  insertAdminActions(rows: readonly AdminActionRow[], options?: InsertOptions): Promise<void>;
+  /**
+   * Run a statement with `{name:Type}` parameters; JSONEachRow rows parsed. The store
+   * appends `FORMAT JSONEachRow`, so the statement must not carry a FORMAT clause;
+   * trailing semicolons are dropped. 64-bit integers come back as JSON numbers.
+   */
   query<T = Record<string, unknown>>(
     sql: string,
     params?: Record<string, unknown>,
     options?: QueryOptions,
   ): Promise<T[]>;
-  /** Run a statement and stream the raw result in `format` (CSV, JSONEachRow, ...). */
+  /**
+   * Run a statement and stream the raw result in `format` (CSV, JSONEachRow, ...). The
+   * store appends `FORMAT <format>`. Streams are serialized per engine connection (chDB
+   * runs one stream per connection); the returned iterable must be consumed or
+   * `return()`ed (a `for await` with `break` does that) to free the slot.
+   */
   queryStream(
     sql: string,
     params: Record<string, unknown>,

@@ -1,0 +1,260 @@
+/**
+ * Embedded engine: ClickHouse in-process through chDB, data in `<dataDir>/clickhouse`.
+ *
+ * chDB facts that shape this file (checked against chdb 3.4 / ClickHouse 26.x):
+ * - one process binds one data directory, but may open several connections to it;
+ *   each connection keeps its own settings and query state;
+ * - a connection runs one stream at a time, and any other query on that connection
+ *   kills its stream — so streams get connections of their own, one stream each;
+ * - a connection opened with `--readonly=1` refuses INSERT, DDL, SYSTEM, SET and
+ *   SETTINGS clauses. Appending `SETTINGS readonly=1` to a statement is NOT enough:
+ *   chDB runs every statement of a multi-statement text, so `DROP TABLE t; SELECT 1
+ *   SETTINGS readonly=1` drops the table. Read-only work therefore runs on read-only
+ *   connections, and no text rewriting is trusted for safety;
+ * - parameter binding is process-global state inside the engine: chDB serializes its
+ *   own bound queries, and we keep bound stream starts out of their way.
+ *
+ * chdb is imported lazily, so nothing loads ClickHouse unless this engine is used.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Session } from 'chdb';
+import { CollectorError } from '../errors.js';
+import { translateEngineError } from './engine_error.js';
+import { runMigrations } from './migrate.js';
+import { assertIdentifier } from './schema.js';
+import { Mutex } from './mutex.js';
+import { sessionRowsForInsert, toJsonEachRow } from './rows.js';
+import { assertFormat, parseJsonEachRow, withFormat } from './sql.js';
+import type { AdminActionRow, InsertOptions, QueryOptions, Store } from './store.js';
+
+export interface ChdbStoreOptions {
+  /** The collector's data dir; the engine's files go to `<dataDir>/clickhouse`. */
+  dataDir: string;
+  /** @default "connlog" */
+  database: string;
+  log: Logger;
+  /**
+   * Streams waiting for a stream connection beyond this are refused (STORE_BUSY).
+   * @default 64
+   */
+  maxStreamWaiters?: number;
+}
+
+/** Settings every connection starts with. */
+const COMMON_ARGS = [
+  // Every version of a session shares started_at, hence its day partition, so FINAL
+  // never needs to merge across partitions.
+  '--do_not_merge_across_partitions_select_final=1',
+  // Same JSON as a ClickHouse server configured by us: UInt64 as numbers.
+  '--output_format_json_quote_64bit_integers=0',
+];
+const READONLY_ARGS = [...COMMON_ARGS, '--readonly=1'];
+
+interface Connections {
+  /** Inserts, DDL, internal queries. */
+  rw: Session;
+  /** Read-only queries (user SQL). */
+  ro: Session;
+  rwStream: Session;
+  roStream: Session;
+}
+
+export function createChdbStore(options: ChdbStoreOptions): Store {
+  const { database, log } = options;
+  assertIdentifier(database, 'clickhouse.database');
+  const path = join(options.dataDir, 'clickhouse');
+  const maxWaiters = options.maxStreamWaiters ?? 64;
+  const rwStreamLock = new Mutex('stream (read-write)', maxWaiters);
+  const roStreamLock = new Mutex('stream (read-only)', maxWaiters);
+  // Starting a bound stream sets the engine's process-global parameter state, as do
+  // bound queries; this gate keeps the two from overlapping.
+  const paramGate = new Mutex('parameter binding');
+  let opening: Promise<Connections> | undefined;
+  let closed = false;
+  const sessions: Session[] = [];
+
+  const open = (): Promise<Connections> => {
+    if (closed) return Promise.reject(new CollectorError('STORE_CLOSED', 'store is closed'));
+    opening ??= (async () => {
+      let chdb: typeof import('chdb');
+      try {
+        chdb = await import('chdb');
+      } catch (err) {
+        throw new CollectorError('STORE_OPEN', 'cannot load the embedded engine (chdb)', {
+          cause: err,
+        });
+      }
+      try {
+        mkdirSync(path, { recursive: true });
+        const connect = (args: readonly string[]): Session => {
+          const session = new chdb.Session(path, { connectionArgs: args });
+          sessions.push(session);
+          return session;
+        };
+        // The database is the default of every connection, so SQL may name connlog
+        // tables unqualified on both engines (the HTTP client sets it per request).
+        // `--database` only counts for the first connection of a process, so each
+        // connection switches with USE (allowed in read-only mode) once it exists.
+        const rw = connect(COMMON_ARGS);
+        await rw.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
+        const conns = {
+          rw,
+          ro: connect(READONLY_ARGS),
+          rwStream: connect(COMMON_ARGS),
+          roStream: connect(READONLY_ARGS),
+        };
+        for (const session of sessions) await session.queryAsync(`USE ${database}`);
+        log.info({ path, version: chdb.version().libchdb }, 'embedded ClickHouse opened');
+        return conns;
+      } catch (err) {
+        for (const session of sessions.splice(0)) session.close();
+        throw new CollectorError('STORE_OPEN', `cannot open the embedded engine in ${path}`, {
+          cause: err,
+        });
+      }
+    })();
+    return opening;
+  };
+
+  /** Bound queries go through the gate; plain ones run in parallel. */
+  const run = async (
+    session: Session,
+    sql: string,
+    params: Record<string, unknown> | undefined,
+    signal?: AbortSignal,
+  ): Promise<string> => {
+    const opts = signal ? { format: 'JSONEachRow', signal } : { format: 'JSONEachRow' };
+    if (params === undefined || Object.keys(params).length === 0) {
+      return (await session.queryAsync(sql, opts)).text();
+    }
+    return paramGate.run(async () => (await session.queryBindAsync(sql, params, opts)).text());
+  };
+
+  const insert = async (
+    table: string,
+    payload: string,
+    rowCount: number,
+    insertOptions: InsertOptions | undefined,
+  ): Promise<void> => {
+    if (rowCount === 0) return;
+    const conns = await open();
+    const settings: Record<string, string> = {};
+    if (insertOptions?.dedupToken !== undefined) {
+      settings.insert_deduplication_token = insertOptions.dedupToken;
+    }
+    try {
+      await conns.rw.insert({
+        table: `${database}.${table}`,
+        values: Buffer.from(payload),
+        format: 'JSONEachRow',
+        settings,
+      });
+    } catch (err) {
+      throw translateEngineError(err, `insert into ${table}`, 'STORE_INSERT');
+    }
+  };
+
+  const store: Store = {
+    kind: 'embedded',
+    database,
+
+    async migrate() {
+      const conns = await open();
+      await runMigrations(
+        { database, log },
+        {
+          exec: async (sql, params) => {
+            await run(conns.rw, sql, params);
+          },
+          query: async (sql) =>
+            parseJsonEachRow(await run(conns.rw, withFormat(sql, 'JSONEachRow'), undefined)),
+        },
+      );
+    },
+
+    insertSessions(rows, insertOptions) {
+      return insert(
+        'sessions',
+        toJsonEachRow(sessionRowsForInsert(rows)),
+        rows.length,
+        insertOptions,
+      );
+    },
+
+    insertAdminActions(rows: readonly AdminActionRow[], insertOptions?: InsertOptions) {
+      return insert('admin_actions', toJsonEachRow(rows), rows.length, insertOptions);
+    },
+
+    async query<T = Record<string, unknown>>(
+      sql: string,
+      params?: Record<string, unknown>,
+      queryOptions?: QueryOptions,
+    ): Promise<T[]> {
+      const conns = await open();
+      const session = queryOptions?.readonly === true ? conns.ro : conns.rw;
+      try {
+        const text = await run(
+          session,
+          withFormat(sql, 'JSONEachRow'),
+          params,
+          queryOptions?.signal,
+        );
+        return parseJsonEachRow<T>(text);
+      } catch (err) {
+        throw translateEngineError(err, 'query failed');
+      }
+    },
+
+    queryStream(
+      sql: string,
+      params: Record<string, unknown>,
+      format: string,
+      queryOptions?: QueryOptions,
+    ): AsyncIterable<Uint8Array> {
+      assertFormat(format);
+      const readonly = queryOptions?.readonly === true;
+      const signal = queryOptions?.signal;
+      return {
+        async *[Symbol.asyncIterator]() {
+          const conns = await open();
+          const session = readonly ? conns.roStream : conns.rwStream;
+          const release = await (readonly ? roStreamLock : rwStreamLock).acquire(signal);
+          try {
+            const text = withFormat(sql, format);
+            const streamOptions = signal ? { format, signal } : { format };
+            const stream = await paramGate.run(() =>
+              Object.keys(params).length === 0
+                ? session.queryStream(text, streamOptions)
+                : session.queryStreamBind(text, params, streamOptions),
+            );
+            for await (const chunk of stream) yield chunk.raw();
+          } catch (err) {
+            throw translateEngineError(err, 'query failed');
+          } finally {
+            release();
+          }
+        },
+      };
+    },
+
+    async exec(sql: string, params?: Record<string, unknown>): Promise<void> {
+      const conns = await open();
+      try {
+        await run(conns.rw, sql, params);
+      } catch (err) {
+        throw translateEngineError(err, 'statement failed');
+      }
+    },
+
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      // close() is idempotent and defers native teardown behind running operations.
+      for (const session of sessions.splice(0)) session.close();
+      return Promise.resolve();
+    },
+  };
+  return store;
+}
