@@ -1,0 +1,242 @@
+/**
+ * Makes retention real: re-stamps an org's existing rows when its retention changes,
+ * and merges the partitions that hold expired rows so they disappear within a known
+ * bound, in embedded mode too. ClickHouse TTL does the deleting; there is no
+ * hand-made DELETE anywhere.
+ *
+ * Without this, expired rows go at the next TTL merge of their partition, which
+ * ClickHouse schedules at most every `merge_with_ttl_timeout` per partition, and only
+ * while the engine runs its background merges. With it, they are gone at most
+ * `intervalMs` (plus one pass) after they expire.
+ */
+import type { Registry } from '@connlog/metrics';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import {
+  RETENTION_DROP,
+  storedRetentionDays,
+  validateOrgId,
+  validateRetentionDays,
+} from './days.js';
+import { RetentionError } from './errors.js';
+import { createTtlTelemetry } from './telemetry.js';
+import {
+  expiredPartitionsSql,
+  optimizePartitionSql,
+  restampSql,
+  stampedRetentionSql,
+  ttlTables,
+  type Statement,
+} from './ttl_sql.js';
+
+export interface TtlEnforcerOptions {
+  store: Pick<Store, 'query' | 'exec'>;
+  log: Logger;
+  registry?: Registry;
+  /**
+   * Time between enforcement passes; 0 = never on a schedule (ClickHouse's own TTL
+   * merges only, e.g. on a server whose merges are tuned).
+   * @default 3600000 (1 h)
+   */
+  intervalMs?: number;
+  /**
+   * Partitions merged per pass at most; the rest wait for the next pass (oldest go
+   * first).
+   * @default 64
+   */
+  maxPartitionsPerRun?: number;
+  /** @default "connlog" */
+  database?: string;
+  /** Cluster name: ALTER and OPTIMIZE run ON CLUSTER on `sessions_local`. */
+  cluster?: string;
+  /**
+   * The `retention_days` each org's rows should carry (`RetentionSettings.storedDays`;
+   * 0 = the org's events are dropped). When given, `start()` re-stamps rows that
+   * disagree: changes that were stored but not applied (a collector stopped between
+   * the two), and a changed `retention.defaultDays`.
+   */
+  expectedStoredDays?: (org: string) => number;
+}
+
+export interface RetentionApplied {
+  org: string;
+  days: number;
+  /** The `retention_days` now on the org's rows; undefined when nothing was re-stamped (0). */
+  storedDays: number | undefined;
+  /** Partitions merged afterwards because they held expired rows. */
+  partitionsMerged: number;
+}
+
+export interface TtlEnforcer {
+  /** Reconcile once (when `expectedStoredDays` is set), then run a pass every `intervalMs`. */
+  start(): void;
+  /**
+   * Apply an org's new retention to its existing rows, then merge what expired. For
+   * `0` (do not store) existing rows are kept as they are: only new events are
+   * dropped. Rejects with RETENTION_APPLY when ClickHouse refuses.
+   */
+  applyRetention(org: string, days: number): Promise<RetentionApplied>;
+  /** One pass now: merge every partition (up to the bound) that holds expired rows. */
+  runOnce(): Promise<number>;
+  /** Re-stamp orgs whose rows disagree with `expected`; returns the orgs re-stamped. */
+  reconcile(expected: (org: string) => number): Promise<string[]>;
+  /** Stops the schedule and waits for a running pass. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
+  const { store, log } = options;
+  const intervalMs = options.intervalMs ?? 3_600_000;
+  const maxPartitions = options.maxPartitionsPerRun ?? 64;
+  if (!Number.isInteger(intervalMs) || intervalMs < 0) {
+    throw new RangeError(`intervalMs must be an integer >= 0, got ${intervalMs}`);
+  }
+  if (!Number.isInteger(maxPartitions) || maxPartitions < 1) {
+    throw new RangeError(`maxPartitionsPerRun must be an integer >= 1, got ${maxPartitions}`);
+  }
+  const tables = ttlTables({
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(options.cluster !== undefined ? { cluster: options.cluster } : {}),
+  });
+  const telemetry = createTtlTelemetry(log, options.registry);
+  let timer: NodeJS.Timeout | undefined;
+  let started = false;
+  let closed = false;
+  let startup: Promise<unknown> = Promise.resolve();
+  // Passes never overlap: a second caller shares the pass in flight.
+  let running: Promise<number> | undefined;
+  let restamping: Promise<unknown> = Promise.resolve();
+  /**
+   * Orgs re-stamped recently: a batch stamped with the old value may have been in
+   * flight when the mutation started (mutations only touch parts that existed then),
+   * so the next pass re-stamps them once more. The predicate skips parts already right.
+   */
+  const recent = new Map<string, number>();
+
+  const exec = async (statement: Statement, what: string): Promise<void> => {
+    try {
+      await store.exec(statement.sql, statement.params);
+    } catch (err) {
+      throw new RetentionError('RETENTION_APPLY', `ClickHouse refused to ${what}`, { cause: err });
+    }
+  };
+
+  const restamp = async (org: string, stored: number): Promise<void> => {
+    const t0 = Date.now();
+    try {
+      await exec(restampSql(tables, org, stored), `re-stamp the rows of ${org}`);
+    } catch (err) {
+      telemetry.restampFailed(org, err);
+      throw err;
+    }
+    telemetry.rowsRestamped(org, stored, Date.now() - t0);
+  };
+
+  const pass = async (): Promise<number> => {
+    const t0 = Date.now();
+    try {
+      const again = [...recent];
+      recent.clear();
+      for (const [org, stored] of again) await restamp(org, stored);
+      const { sql, params } = expiredPartitionsSql(tables, maxPartitions);
+      let partitions: { partition_id: string }[];
+      try {
+        partitions = await store.query<{ partition_id: string }>(sql, params);
+      } catch (err) {
+        throw new RetentionError('RETENTION_APPLY', 'cannot list expired partitions', {
+          cause: err,
+        });
+      }
+      for (const { partition_id: id } of partitions) {
+        await exec(optimizePartitionSql(tables, id), `merge partition ${id}`);
+      }
+      telemetry.enforced(partitions.length, Date.now() - t0);
+      return partitions.length;
+    } catch (err) {
+      telemetry.enforceFailed(err);
+      throw err;
+    }
+  };
+
+  const runOnce = (): Promise<number> => {
+    if (closed)
+      return Promise.reject(new RetentionError('RETENTION_CLOSED', 'TTL enforcer is closed'));
+    running ??= pass().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const applyRetention = async (org: string, days: number): Promise<RetentionApplied> => {
+    if (closed) throw new RetentionError('RETENTION_CLOSED', 'TTL enforcer is closed');
+    validateOrgId(org);
+    validateRetentionDays(days, 'days');
+    if (days === RETENTION_DROP) return { org, days, storedDays: undefined, partitionsMerged: 0 };
+    const stored = storedRetentionDays(days);
+    // One mutation at a time: two changes of one org must land in order.
+    const mine = restamping.then(() => restamp(org, stored));
+    restamping = mine.catch(() => undefined);
+    await mine;
+    recent.set(org, stored);
+    const partitionsMerged = await runOnce();
+    return { org, days, storedDays: stored, partitionsMerged };
+  };
+
+  const reconcile = async (expected: (org: string) => number): Promise<string[]> => {
+    const { sql, params } = stampedRetentionSql(tables);
+    let rows: { org_id: string; retention_days: number }[];
+    try {
+      rows = await store.query<{ org_id: string; retention_days: number }>(sql, params);
+    } catch (err) {
+      throw new RetentionError('RETENTION_APPLY', 'cannot read the retention stamped on rows', {
+        cause: err,
+      });
+    }
+    const done: string[] = [];
+    for (const { org_id: org, retention_days: stamped } of rows) {
+      const want = expected(org);
+      if (want === 0 || want === stamped || done.includes(org)) continue;
+      log.warn(
+        { org, stamped, want },
+        'rows carry another retention than the setting; re-stamping',
+      );
+      await restamp(org, want);
+      done.push(org);
+    }
+    return done;
+  };
+
+  const schedule = (): void => {
+    if (closed || intervalMs === 0) return;
+    timer = setTimeout(() => {
+      runOnce()
+        .catch(() => undefined) // counted and logged by the pass
+        .finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  };
+
+  return {
+    start() {
+      if (closed || started) return;
+      started = true;
+      const first = options.expectedStoredDays
+        ? reconcile(options.expectedStoredDays).catch((err: unknown) => {
+            log.error({ err }, 'retention reconcile failed; will not retry until restart');
+          })
+        : Promise.resolve();
+      startup = first.then(() => (closed ? undefined : runOnce().catch(() => undefined)));
+      schedule();
+    },
+    applyRetention,
+    runOnce,
+    reconcile,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await Promise.allSettled([startup, running, restamping]);
+    },
+  };
+}
