@@ -29,19 +29,18 @@ export async function createSessionsStream(url: string): Promise<void> {
 
 /** Reads every batch in the stream (by sequence, re-callable inside waitFor). */
 export class StreamReader {
-  private nc: NatsConnection | undefined;
-  private jsm: JetStreamManager | undefined;
+  private conn: { nc: NatsConnection; jsm: JetStreamManager } | undefined;
   private readonly batches: { subject: string; batch: SessionEventBatch; msgId: string }[] = [];
   private nextSeq = 1;
 
   constructor(private readonly nats: NatsServer) {}
 
   async batchesSoFar(): Promise<{ subject: string; batch: SessionEventBatch; msgId: string }[]> {
-    if (this.nc === undefined || this.nc.isClosed()) {
-      this.nc = await connect({ servers: this.nats.url });
-      this.jsm = await jetstreamManager(this.nc);
+    if (this.conn === undefined || this.conn.nc.isClosed()) {
+      const nc = await connect({ servers: this.nats.url });
+      this.conn = { nc, jsm: await jetstreamManager(nc) };
     }
-    const jsm = this.jsm!;
+    const { jsm } = this.conn;
     const info = await jsm.streams.info(SESSIONS_STREAM);
     for (; this.nextSeq <= info.state.last_seq; this.nextSeq += 1) {
       const msg = await jsm.streams.getMessage(SESSIONS_STREAM, { seq: this.nextSeq });
@@ -62,8 +61,8 @@ export class StreamReader {
   }
 
   async close(): Promise<void> {
-    await this.nc?.close();
-    this.nc = undefined;
+    await this.conn?.nc.close();
+    this.conn = undefined;
   }
 }
 
@@ -117,8 +116,8 @@ export async function startTarget(
 
 export interface ClientResult {
   received: Buffer;
-  /** How the client saw the end: clean FIN or an error code. */
-  ending: 'end' | string;
+  /** How the client saw the end: `end` (clean FIN), `close`, or an error code. */
+  ending: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { decodeBatch, EventKind, type RecordingGap } from '@connlog/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatcherOptions, type ClosedBatch } from '../../src/publish/batcher.js';
-import { event } from './helpers.js';
+import { event, nth } from './helpers.js';
 
 const header = { agentId: 'agent-1', orgId: 'acme', siteId: 'berlin', agentVersion: '0.1.0' };
 
@@ -40,7 +40,7 @@ describe('Batcher', () => {
     for (let i = 0; i < 7; i += 1) batcher.add(event());
     expect(batches.map((b) => b.batchSeq)).toEqual([42, 43]);
     expect(batches.map((b) => b.events)).toEqual([3, 3]);
-    const decoded = decodeBatch(batches[0]!.payload);
+    const decoded = decodeBatch(nth(batches, 0).payload);
     expect(decoded).toMatchObject({ ...header, batchSeq: 42, sentAtMs: 1000 });
     expect(decoded.events).toHaveLength(3);
   });
@@ -62,7 +62,7 @@ describe('Batcher', () => {
     expect(batches).toHaveLength(0);
     vi.advanceTimersByTime(400);
     expect(batches).toHaveLength(1);
-    expect(batches[0]!.events).toBe(2);
+    expect(nth(batches, 0).events).toBe(2);
     vi.advanceTimersByTime(5000);
     expect(batches).toHaveLength(1);
   });
@@ -76,7 +76,7 @@ describe('Batcher', () => {
     batcher.add(event({ sessionId: 's2' }));
     batcher.add(event({ sessionId: 's2', kind: EventKind.END, seq: 2 }));
     batcher.flush();
-    expect([...batches[0]!.journal]).toEqual([
+    expect([...nth(batches, 0).journal]).toEqual([
       ['s1', update],
       ['s2', null],
     ]);
@@ -111,7 +111,7 @@ describe('Batcher', () => {
     expect(batcher.admitSession()).toBe(true);
     vi.advanceTimersByTime(1000);
     expect(batches).toHaveLength(1);
-    const decoded = decodeBatch(batches[0]!.payload);
+    const decoded = decodeBatch(nth(batches, 0).payload);
     expect(decoded.gaps).toEqual(gaps);
     expect(decoded.events).toHaveLength(0);
   });
@@ -122,7 +122,7 @@ describe('Batcher', () => {
     expect(batcher.admitSession()).toBe(false);
     batcher.close();
     expect(gaps).toHaveLength(1);
-    const last = decodeBatch(batches.at(-1)!.payload);
+    const last = decodeBatch(nth(batches, -1).payload);
     expect(last.gaps[0]?.sessionsNotRecorded).toBe(1);
     expect(batcher.add(event())).toBe(false);
   });

@@ -39,3 +39,10 @@ export function event(patch: Partial<SessionEvent> = {}): SessionEvent {
     ...patch,
   };
 }
+
+/** `list.at(index)`, failing the test when it is missing. */
+export function nth<T>(list: readonly T[], index: number): T {
+  const value = list.at(index);
+  if (value === undefined) throw new Error(`no element at ${index} (length ${list.length})`);
+  return value;
+}

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@connlog/testkit';
+import { stringify } from 'yaml';
+
+const BIN = fileURLToPath(new URL('../../bin/connlog-agent.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface AgentProcess {
+  child: ChildProcess;
+  /** stdout + stderr so far (JSON log lines). */
+  output(): string;
+  /** Resolves with the exit code, or the signal name. */
+  exited: Promise<number | string>;
+}
+
+export function writeConfig(file: string, config: Record<string, unknown>): string {
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+/** Spawn the real `connlog-agent run` (needs `pnpm build`) and wait for `/healthz`. */
+export async function spawnAgent(configFile: string, httpListen: string): Promise<AgentProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run pnpm build first`);
+  const child = spawn(process.execPath, [BIN, 'run', '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
+  });
+  let gone: number | string | undefined;
+  void exited.then((value) => (gone = value));
+  await waitFor(
+    async () => {
+      if (gone !== undefined) throw new Error(`agent exited (${gone}): ${output}`);
+      const res = await fetch(`http://${httpListen}/healthz`);
+      return res.status === 200;
+    },
+    20_000,
+    'the agent process to answer /healthz',
+  );
+  return { child, output: () => output, exited };
+}
