@@ -42,6 +42,10 @@ export class Session {
   bytesRx = 0;
   destIp: Uint8Array;
   destPort: number;
+  sourceIp: Uint8Array;
+  sourcePort: number;
+  clientId = '';
+  userId = '';
   seq = 0;
   lastEventAtMs: number;
   ended = false;
@@ -54,9 +58,11 @@ export class Session {
     /** False when the session is proxied but not recorded (a buffer bound was hit). */
     readonly recorded: boolean,
     readonly init: SessionInit,
-    readonly sourceIp: Uint8Array,
+    sourceIp: Uint8Array,
     readonly startedAtMs: number,
   ) {
+    this.sourceIp = sourceIp;
+    this.sourcePort = init.sourcePort ?? 0;
     this.destIp = ipToBytes(init.destHost);
     this.destPort = init.destPort;
     this.lastEventAtMs = startedAtMs;
@@ -130,6 +136,22 @@ export class Recorder {
   setDestination(session: Session, address: string | undefined, port: number | undefined): void {
     if (address !== undefined && address !== '') session.destIp = ipToBytes(address);
     if (port !== undefined && port > 0) session.destPort = port;
+  }
+
+  /**
+   * Who the session belongs to, once known (e.g. from a PROXY protocol header or a peer
+   * map): later events carry it. `source` replaces the socket's peer address.
+   */
+  setIdentity(
+    session: Session,
+    identity: { clientId?: string; userId?: string; source?: { address: string; port: number } },
+  ): void {
+    if (identity.clientId !== undefined) session.clientId = identity.clientId;
+    if (identity.userId !== undefined) session.userId = identity.userId;
+    if (identity.source !== undefined) {
+      session.sourceIp = ipToBytes(identity.source.address);
+      session.sourcePort = identity.source.port;
+    }
   }
 
   /** Emit `END` with the final counters. Idempotent. */
@@ -212,10 +234,10 @@ export class Recorder {
       agentId: this.opts.agentId,
       resourceId: session.init.resourceId,
       protocol: session.init.protocol,
-      clientId: '',
-      userId: '',
+      clientId: session.clientId,
+      userId: session.userId,
       sourceIp: session.sourceIp,
-      sourcePort: session.init.sourcePort ?? 0,
+      sourcePort: session.sourcePort,
       destIp: session.destIp,
       destPort: session.destPort,
       destHost: session.init.destHost,

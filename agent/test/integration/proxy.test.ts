@@ -227,6 +227,36 @@ describe('TCP proxy → recorder → JetStream', () => {
     expect(end.seq).toBeGreaterThan(4);
   });
 
+  it('records 300 concurrent sessions, each END exact', async () => {
+    const server = await target((socket) => {
+      socket.on('data', (chunk: Buffer) => socket.write(chunk));
+      socket.on('end', () => socket.end());
+    });
+    const agent = await agentFor([{ id: 'many', target: `127.0.0.1:${server.port}` }], {
+      publish: { flushInterval: '50ms', maxBatchEvents: 64 },
+    });
+    const sizes = Array.from({ length: 300 }, (_, i) => 1 + ((i * 7919) % 20_000));
+    const results = await Promise.all(sizes.map((size) => exchange(portOf(agent), payload(size))));
+    expect(results.map((r) => r.received.length)).toEqual(sizes);
+    const ends = await waitFor(
+      async () => {
+        const found = (await reader.events('many')).filter((e) => e.kind === EventKind.END);
+        return found.length >= sizes.length ? found : undefined;
+      },
+      30_000,
+      '300 END events',
+    );
+    expect(ends).toHaveLength(sizes.length);
+    expect(new Set(ends.map((e) => e.sessionId)).size).toBe(sizes.length);
+    expect(ends.map((e) => e.bytesTx).sort((a, b) => a - b)).toEqual(
+      [...sizes].sort((a, b) => a - b),
+    );
+    for (const end of ends) {
+      expect(end.bytesRx).toBe(end.bytesTx);
+      expect(end.closeReason).toBe(CloseReason.CLIENT_CLOSED);
+    }
+  });
+
   it('serves /healthz and /metrics', async () => {
     const server = await target((socket) => socket.on('end', () => socket.end()));
     const registry = new Registry();

@@ -136,6 +136,20 @@ describe('Recorder', () => {
     ]);
   });
 
+  it('carries an identity learned after accept on later events', () => {
+    const { recorder, events } = make();
+    const session = recorder.start(init);
+    recorder.setIdentity(session, {
+      clientId: 'laptop-42',
+      userId: 'alice',
+      source: { address: '2001:db8::7', port: 443 },
+    });
+    recorder.end(session, { reason: CloseReason.CLIENT_CLOSED, error: '' });
+    expect(events[0]).toMatchObject({ clientId: '', userId: '', sourcePort: 51000 });
+    expect(events[1]).toMatchObject({ clientId: 'laptop-42', userId: 'alice', sourcePort: 443 });
+    expect(events[1]?.sourceIp).toHaveLength(16);
+  });
+
   it('whenIdle resolves when the last session ends', async () => {
     const { recorder } = make();
     const a = recorder.start(init);
