@@ -1,8 +1,9 @@
 import { formatTime } from './filters/time.js';
 
 /**
- * The columns of a network-log item, in schema order, and how each is selected and
- * converted. Items (JSON) and the CSV export share this list, so they never drift.
+ * The columns of a network-log item, in the order of the `network_logs` view (so the
+ * CSV export reads like `SELECT *` plus the two address columns), and how each is
+ * selected and converted. Items (JSON) and the CSV export share this list, so they never drift.
  *
  * Selected under `c_<name>` aliases: ClickHouse lets SELECT aliases shadow columns in
  * WHERE and ORDER BY, and `toUnixTimestamp64Milli(started_at) AS started_at` would
@@ -47,18 +48,12 @@ export const ITEM_COLUMNS: readonly Column[] = [
   col('retention_days', 'number'),
   col('version', 'number'),
   col('inserted_at', 'time', ms('inserted_at')),
+  col('source_addr'),
+  col('dest_addr'),
 ];
 
-/** Field names of an item / header of the CSV, in order: the schema's names plus the two addresses. */
-export const ITEM_FIELDS: readonly string[] = [
-  ...ITEM_COLUMNS.map((c) => c.name).flatMap((name) =>
-    name === 'source_port'
-      ? [name, 'source_addr']
-      : name === 'dest_port'
-        ? [name, 'dest_addr']
-        : [name],
-  ),
-];
+/** Field names of an item / header of the CSV, in order: the view's columns. */
+export const ITEM_FIELDS: readonly string[] = ITEM_COLUMNS.map((c) => c.name);
 
 export const SELECT_LIST = ITEM_COLUMNS.map((c) => `${c.sql} AS c_${c.name}`).join(', ');
 
@@ -68,11 +63,6 @@ export type Item = Record<string, string | number | null>;
 export function displayIp(ip: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return mapped?.[1] ?? ip;
-}
-
-/** `ip:port`, brackets around IPv6 (`[2001:db8::1]:443`). */
-export function formatAddr(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 function text(value: unknown): string {
@@ -101,11 +91,6 @@ export function rowToItem(row: Record<string, unknown>): Item {
   const item: Item = {};
   for (const column of ITEM_COLUMNS) {
     item[column.name] = convert(column.kind, row[`c_${column.name}`]);
-    if (column.name === 'source_port') {
-      item.source_addr = formatAddr(String(item.source_ip), Number(item.source_port));
-    } else if (column.name === 'dest_port') {
-      item.dest_addr = formatAddr(String(item.dest_ip), Number(item.dest_port));
-    }
   }
   return item;
 }

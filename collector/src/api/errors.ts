@@ -21,7 +21,7 @@ export const API_ERRORS = {
   SESSION_NOT_FOUND: { status: 404, message: 'no session with this id in this org' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
   INTERNAL: { status: 500, message: 'internal error; the collector log has the details' },
-  STORE_UNAVAILABLE: { status: 503, message: 'the store did not answer; try again' },
+  STORE_BUSY: { status: 503, message: 'the store is busy with other queries; retry shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -63,6 +63,7 @@ export function invalidFilter(param: string, why: string): ApiError {
  */
 export const SQL_ERRORS = {
   SYNTAX_ERROR: { code: 62, status: 400, message: 'the statement does not parse' },
+  EMPTY_QUERY: { code: 62, status: 400, message: 'Empty query' },
   UNKNOWN_DATABASE: { code: 81, status: 400, message: 'unknown database' },
   UNKNOWN_SETTING: {
     code: 115,
@@ -75,15 +76,19 @@ export const SQL_ERRORS = {
     message: 'Cannot execute query in readonly mode: the SQL endpoint only reads',
   },
   UNKNOWN_FORMAT: { code: 73, status: 400, message: 'unknown output format' },
-  QUERY_IS_TOO_LARGE: { code: 202, status: 413, message: 'the query is too large' },
+  QUERY_IS_TOO_LARGE: { code: 229, status: 413, message: 'the query is too large' },
   ACCESS_DENIED: {
     code: 497,
     status: 400,
     message: 'the statement uses something the SQL endpoint does not allow',
   },
   NOT_IMPLEMENTED: { code: 48, status: 400, message: 'not supported by this endpoint' },
-  EMPTY_QUERY: { code: 62, status: 400, message: 'Empty query' },
-  UNAUTHENTICATED: { code: 194, status: 401, message: 'authentication required' },
+  REQUIRED_PASSWORD: { code: 194, status: 401, message: 'authentication required' },
+  TOO_MANY_SIMULTANEOUS_QUERIES: {
+    code: 202,
+    status: 503,
+    message: 'too many queries are waiting for the store; retry shortly',
+  },
 } as const satisfies Record<string, { code: number; status: number; message: string }>;
 
 export type SqlErrorName = keyof typeof SQL_ERRORS;
@@ -95,6 +100,9 @@ export class SqlEndpointError extends Error {
   readonly clickhouseCode: number;
   readonly status: number;
 
+  /** ClickHouse's name for the code, shown in the message like the server does. */
+  readonly clickhouseName: string;
+
   constructor(
     readonly kind: SqlErrorName,
     message: string = SQL_ERRORS[kind].message,
@@ -103,5 +111,12 @@ export class SqlEndpointError extends Error {
     super(message, options);
     this.clickhouseCode = SQL_ERRORS[kind].code;
     this.status = SQL_ERRORS[kind].status;
+    this.clickhouseName = kind === 'EMPTY_QUERY' ? 'SYNTAX_ERROR' : kind;
   }
+}
+
+/** A bad `http.listen` value, found when the server is created. */
+export class ApiConfigError extends Error {
+  override readonly name = 'ApiConfigError';
+  readonly code = 'INVALID_CONFIG';
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ITEM_FIELDS, displayIp, formatAddr, rowToItem } from '../../src/api/columns.js';
+import { ITEM_FIELDS, displayIp, rowToItem } from '../../src/api/columns.js';
+import { SESSION_COLUMNS } from '../../src/store/schema.js';
 import { csvCell, csvLine } from '../../src/api/csv.js';
 import { decodeCursor, encodeCursor } from '../../src/api/cursor.js';
 import { splitLines } from '../../src/api/lines.js';
@@ -55,11 +56,13 @@ describe('csv', () => {
 });
 
 describe('columns', () => {
-  it('shows IPv4 as IPv4 and brackets IPv6 in addresses', () => {
+  it('shows IPv4 as IPv4', () => {
     expect(displayIp('::ffff:10.1.2.3')).toBe('10.1.2.3');
     expect(displayIp('2001:db8::1')).toBe('2001:db8::1');
-    expect(formatAddr('10.1.2.3', 22)).toBe('10.1.2.3:22');
-    expect(formatAddr('2001:db8::1', 443)).toBe('[2001:db8::1]:443');
+  });
+
+  it('carries exactly the columns of the network_logs view, in its order', () => {
+    expect(ITEM_FIELDS).toEqual([...SESSION_COLUMNS]);
   });
 
   it('converts a row into an item with every field, in order', () => {
@@ -74,6 +77,8 @@ describe('columns', () => {
       c_ended_at: null,
       c_inserted_at: 1714564800999,
       c_bytes_tx: '18446744073709',
+      c_source_addr: '10.0.0.1:40000',
+      c_dest_addr: '[2001:db8::5]:443',
     });
     const item = rowToItem(row);
     expect(Object.keys(item)).toEqual(ITEM_FIELDS);

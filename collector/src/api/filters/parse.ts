@@ -40,6 +40,11 @@ export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 /** Bound on the values of one repeated filter (each becomes a query parameter). */
 export const MAX_VALUES_PER_FILTER = 100;
+/**
+ * `count=true` counts matching rows exactly up to this cap and reports
+ * `countCapped: true` beyond it, so a count never scans more than cap+1 rows.
+ */
+export const COUNT_CAP = 100_000;
 /** Bound on one text filter value (ids and user names). */
 export const MAX_TEXT_CHARS = 256;
 

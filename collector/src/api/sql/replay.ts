@@ -1,0 +1,55 @@
+import { QueryParams } from '../filters/params.js';
+
+/**
+ * The embedded engine cannot stream SHOW, DESCRIBE, EXISTS or EXPLAIN ("Streaming
+ * query is not supported"). Those results are small, so the endpoint runs such a
+ * statement as a plain query (JSONEachRow rows) and then has the engine render the
+ * rows in the requested format with a SELECT over array parameters: every format
+ * keeps working, and no value is spliced into SQL text. Column names come from the
+ * engine's own result and are quoted as identifiers. Types are reduced to what
+ * JSON tells (Int64, Float64, UInt8, String); an empty result renders as nothing.
+ */
+
+export function isUnstreamable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; depth += 1) {
+    if (e.message.includes('Streaming query is not supported')) return true;
+    e = e.cause;
+  }
+  return false;
+}
+
+function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+function columnType(values: unknown[]): { type: string; values: unknown[] } {
+  if (values.every((v) => typeof v === 'number' && Number.isInteger(v))) {
+    return { type: 'Array(Int64)', values };
+  }
+  if (values.every((v) => typeof v === 'number')) return { type: 'Array(Float64)', values };
+  if (values.every((v) => typeof v === 'boolean')) {
+    return { type: 'Array(UInt8)', values: values.map((v) => (v ? 1 : 0)) };
+  }
+  return {
+    type: 'Array(String)',
+    values: values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+  };
+}
+
+/** A SELECT that returns `rows` (in order) with their column names, or undefined when empty. */
+export function selectRows(
+  rows: readonly Record<string, unknown>[],
+): { sql: string; params: Record<string, unknown> } | undefined {
+  const first = rows[0];
+  if (!first) return undefined;
+  const params = new QueryParams();
+  const columns = Object.keys(first).map((name) => {
+    const { type, values } = columnType(rows.map((row) => row[name]));
+    return `${params.add(type, values)}[i] AS ${quoteIdentifier(name)}`;
+  });
+  const count = params.add('UInt64', rows.length);
+  return {
+    sql: `SELECT ${columns.join(', ')} FROM (SELECT arrayJoin(range(1, ${count} + 1)) AS i) ORDER BY i`,
+    params: params.values,
+  };
+}
