@@ -86,7 +86,7 @@ export function haproxy(dir, listenPort, targetPort) {
     cfg,
     [
       'global',
-      '  maxconn 20000',
+      '  maxconn 4096',
       'defaults',
       '  mode tcp',
       '  timeout connect 5s',
