@@ -51,7 +51,8 @@ export interface AdminActionPage {
 export const ADMIN_QUERY_MAX_LIMIT = 1000;
 
 interface Cursor {
-  ms: number;
+  // A JSON number from both engines; a string if a server quotes 64-bit integers.
+  ms: number | string;
   hash: string;
 }
 
@@ -149,7 +150,8 @@ export function adminActionsSql(
 }
 
 interface Row {
-  ms: number;
+  // A JSON number from both engines; a string if a server quotes 64-bit integers.
+  ms: number | string;
   org_id: string;
   action: string;
   actor_type: ActorType;
