@@ -1,6 +1,7 @@
 import { isValidToken, MAX_BATCH_BYTES } from '@connlog/proto';
 import { formatHostPort, parseHostPort } from './address.js';
 import { DEFAULTS } from './defaults.js';
+import { CONFIG_KEYS } from './keys.js';
 import { deepFreeze } from './freeze.js';
 import type {
   AgentConfig,
@@ -15,21 +16,6 @@ import type {
 } from './options.js';
 import { ConfigReader, join, show } from './reader.js';
 import { parseDuration, parseSize } from './units.js';
-
-const TOP_KEYS = [
-  'org',
-  'site',
-  'agentId',
-  'nats',
-  'spool',
-  'updateInterval',
-  'shutdownGrace',
-  'dialTimeout',
-  'publish',
-  'http',
-  'log',
-  'resources',
-] as const;
 
 const DURATION_FORMS = 'a duration like "60s", "500ms", "2m" or a number of milliseconds';
 const SIZE_FORMS = 'a size like "16MiB", "512KiB" or a number of bytes';
@@ -54,7 +40,7 @@ const BATCH_HEADER_ROOM = 16 * 1024;
  */
 export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>): AgentConfig {
   const r = new ConfigReader(sources);
-  const root = r.object(raw ?? {}, '', TOP_KEYS);
+  const root = r.object(raw ?? {}, '', CONFIG_KEYS.root);
   const token = (key: 'org' | 'site'): string => {
     if (root[key] === undefined || root[key] === null) r.fail(key, 'is required');
     const value = r.string(root[key], key);
@@ -92,15 +78,7 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
 type DurationReader = (value: unknown, path: string, fallback: number, min?: number) => number;
 
 function parseNats(r: ConfigReader, raw: unknown, org: string, site: string): NatsConfig {
-  const nats = r.object(raw ?? {}, 'nats', [
-    'servers',
-    'user',
-    'pass',
-    'token',
-    'credsFile',
-    'name',
-    'inboxPrefix',
-  ]);
+  const nats = r.object(raw ?? {}, 'nats', CONFIG_KEYS.nats);
   let servers: string[] = [...DEFAULTS.natsServers];
   if (nats.servers !== undefined && nats.servers !== null) {
     const list =
@@ -140,14 +118,7 @@ function parseNats(r: ConfigReader, raw: unknown, org: string, site: string): Na
 }
 
 function parseSpool(r: ConfigReader, raw: unknown, duration: DurationReader): SpoolConfig {
-  const spool = r.object(raw ?? {}, 'spool', [
-    'dir',
-    'maxBytes',
-    'segmentBytes',
-    'fsync',
-    'fsyncInterval',
-    'kind',
-  ]);
+  const spool = r.object(raw ?? {}, 'spool', CONFIG_KEYS.spool);
   const dir = r.stringOr(spool.dir, 'spool.dir', DEFAULTS.spoolDir);
   if (dir === '') r.fail('spool.dir', 'must not be empty');
   const size = (key: string, fallback: number, min: number, max: number): number =>
@@ -173,15 +144,7 @@ function parseSpool(r: ConfigReader, raw: unknown, duration: DurationReader): Sp
 }
 
 function parsePublish(r: ConfigReader, raw: unknown, duration: DurationReader): PublishConfig {
-  const publish = r.object(raw ?? {}, 'publish', [
-    'maxBatchEvents',
-    'maxBatchBytes',
-    'flushInterval',
-    'maxInflight',
-    'maxBufferBytes',
-    'ackTimeout',
-    'drainTimeout',
-  ]);
+  const publish = r.object(raw ?? {}, 'publish', CONFIG_KEYS.publish);
   const maxBatchBytes = r.measure(
     publish.maxBatchBytes,
     'publish.maxBatchBytes',
@@ -222,7 +185,7 @@ function parsePublish(r: ConfigReader, raw: unknown, duration: DurationReader): 
 }
 
 function parseHttp(r: ConfigReader, raw: unknown): HttpConfig {
-  const http = r.object(raw ?? {}, 'http', ['listen']);
+  const http = r.object(raw ?? {}, 'http', CONFIG_KEYS.http);
   const listen = r.stringOr(http.listen, 'http.listen', DEFAULTS.httpListen).trim();
   if (listen !== '' && parseHostPort(listen) === undefined) {
     r.fail('http.listen', `expected host:port or "" (disabled), got ${show(listen)}`);
@@ -231,7 +194,7 @@ function parseHttp(r: ConfigReader, raw: unknown): HttpConfig {
 }
 
 function parseLog(r: ConfigReader, raw: unknown): LogConfig {
-  const log = r.object(raw ?? {}, 'log', ['level']);
+  const log = r.object(raw ?? {}, 'log', CONFIG_KEYS.log);
   return { level: r.oneOf(log.level, 'log.level', LOG_LEVELS, DEFAULTS.logLevel) };
 }
 
@@ -248,7 +211,7 @@ function parseResources(
   const listens = new Set<string>();
   return list.map((entry, i) => {
     const path = `resources[${i}]`;
-    const resource = r.object(entry, path, ['id', 'protocol', 'listen', 'target', 'dialTimeout']);
+    const resource = r.object(entry, path, CONFIG_KEYS.resource);
     const field = (key: string): string => {
       if (resource[key] === undefined || resource[key] === null)
         r.fail(join(path, key), 'is required');

@@ -1,0 +1,42 @@
+/** Every key the config accepts, per section (anything else is an "unknown key" error). */
+export const CONFIG_KEYS = {
+  root: [
+    'org',
+    'site',
+    'agentId',
+    'nats',
+    'spool',
+    'updateInterval',
+    'shutdownGrace',
+    'dialTimeout',
+    'publish',
+    'http',
+    'log',
+    'resources',
+  ],
+  nats: ['servers', 'user', 'pass', 'token', 'credsFile', 'name', 'inboxPrefix'],
+  spool: ['dir', 'maxBytes', 'segmentBytes', 'fsync', 'fsyncInterval', 'kind'],
+  publish: [
+    'maxBatchEvents',
+    'maxBatchBytes',
+    'flushInterval',
+    'maxInflight',
+    'maxBufferBytes',
+    'ackTimeout',
+    'drainTimeout',
+  ],
+  http: ['listen'],
+  log: ['level'],
+  resource: ['id', 'protocol', 'listen', 'target', 'dialTimeout'],
+} as const;
+
+/** Dotted names of every leaf key (`nats.servers`, `resources[i].id`), for docs checks. */
+export function leafConfigKeys(): string[] {
+  const sections = new Set(['nats', 'spool', 'publish', 'http', 'log', 'resources']);
+  const keys: string[] = CONFIG_KEYS.root.filter((key) => !sections.has(key));
+  for (const section of ['nats', 'spool', 'publish', 'http', 'log'] as const) {
+    for (const key of CONFIG_KEYS[section]) keys.push(`${section}.${key}`);
+  }
+  for (const key of CONFIG_KEYS.resource) keys.push(`resources[i].${key}`);
+  return keys;
+}
