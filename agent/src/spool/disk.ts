@@ -54,6 +54,8 @@ export class DiskSpool implements Spool {
   /** Segments holding at least one unacknowledged record, plus the active one; seq order. */
   private segments: SegmentIndex[] = [];
   private active: ActiveSegment | undefined;
+  /** Rolled segments still open until the next interval fsync covers them. */
+  private retired: ActiveSegment[] = [];
   /** Appends run one at a time, in call order: this is the end of that queue. */
   private tail: Promise<unknown> = Promise.resolve();
   private lastBatchSeq = 0;
@@ -390,15 +392,39 @@ export class DiskSpool implements Spool {
     }
   }
 
-  /** Close the active segment (fsynced under `interval`) so the next append starts a new one. */
+  /**
+   * Stop appending to the active segment so the next append starts a new one. Under
+   * `interval` the old file stays open for the next timed fsync, so a roll never makes
+   * an append wait for a whole segment to reach the disk.
+   */
   private async rollActive(): Promise<void> {
     const active = this.active;
     if (!active) return;
     this.active = undefined;
-    await this.flushing;
-    if (this.options.fsync === 'interval') await this.datasync(active);
+    if (this.options.fsync === 'interval') {
+      this.retired.push(active);
+      this.markDirty();
+      return;
+    }
     await this.closeFile(active);
     if (active.index.fullyAcked) await this.deleteSegment(active.index);
+  }
+
+  /** Fsync (unless `never`), close and, if fully acknowledged, delete a segment file. */
+  private async finishSegment(segment: ActiveSegment): Promise<unknown> {
+    let failure: unknown;
+    if (this.options.fsync !== 'never') {
+      try {
+        await segment.fh.datasync();
+        this.events.fsynced();
+      } catch (err) {
+        this.events.fsyncFailed({ segment: segment.index.name, err });
+        failure = err;
+      }
+    }
+    await this.closeFile(segment);
+    if (segment.index.fullyAcked) await this.deleteSegment(segment.index);
+    return failure;
   }
 
   /**
@@ -449,6 +475,7 @@ export class DiskSpool implements Spool {
   /** Never rejects: a failed fsync is logged and counted (data may be lost on power loss). */
   private async flushNow(): Promise<void> {
     this.dirty = false;
+    for (const segment of this.retired.splice(0)) await this.finishSegment(segment);
     const active = this.active;
     if (active) await this.datasync(active);
     if (this.dirDirty) {
@@ -627,21 +654,19 @@ export class DiskSpool implements Spool {
     await this.flushing;
 
     const failures: unknown[] = [];
-    const active = this.active;
+    const open = [...this.retired.splice(0), ...(this.active ? [this.active] : [])];
     this.active = undefined;
-    if (active) {
-      if (this.options.fsync !== 'never') {
-        try {
-          await active.fh.datasync();
-          this.events.fsynced();
-          if (this.dirDirty) await syncDir(this.options.dir);
-        } catch (err) {
-          this.events.fsyncFailed({ segment: active.index.name, err });
-          failures.push(err);
-        }
+    for (const segment of open) {
+      const failure = await this.finishSegment(segment);
+      if (failure !== undefined) failures.push(failure);
+    }
+    if (this.dirDirty && this.options.fsync !== 'never') {
+      try {
+        await syncDir(this.options.dir);
+      } catch (err) {
+        this.events.fsyncFailed({ segment: '.', err });
+        failures.push(err);
       }
-      await this.closeFile(active);
-      if (active.index.fullyAcked) await this.deleteSegment(active.index);
     }
 
     this.phase = 'closed';

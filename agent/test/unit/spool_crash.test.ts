@@ -115,6 +115,6 @@ describe('DiskSpool after SIGKILL', () => {
         );
       }
       expect(opened.pending).toBe(batches.length);
-    });
+    }, 60_000);
   }
 });

@@ -1,3 +1,4 @@
+import { closeSync, openSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@connlog/testkit';
@@ -13,10 +14,17 @@ const seqsOf = (batches: { batchSeq: number }[]): number[] => batches.map((b) =>
 describe('DiskSpool', () => {
   for (const fsync of ['always', 'interval', 'never'] as const) {
     it(`round-trips append, readPending and ack (fsync ${fsync})`, async () => {
-      const spool = newSpool({ fsync, fsyncIntervalMs: 10 });
+      const dir = spoolDir();
+      // Two records per segment, so rolls happen in every mode.
+      const spool = newSpool({
+        dir,
+        fsync,
+        fsyncIntervalMs: 10,
+        segmentBytes: 2 * (HEADER_BYTES + 300),
+      });
       expect(await spool.open()).toEqual({ lastBatchSeq: 0, pending: 0, skippedRecords: 0 });
       await appendRange(spool, 1, 5, 300);
-      expect(spool.stats()).toEqual({ bytes: 5 * (HEADER_BYTES + 300), batches: 5, segments: 1 });
+      expect(spool.stats()).toEqual({ bytes: 5 * (HEADER_BYTES + 300), batches: 5, segments: 3 });
 
       const all = await spool.readPending(0, 10);
       expect(seqsOf(all)).toEqual([1, 2, 3, 4, 5]);
@@ -30,7 +38,12 @@ describe('DiskSpool', () => {
       await spool.ack(2);
       expect(seqsOf(await spool.readPending(0, 10))).toEqual([3, 4, 5]);
       expect(spool.stats()).toMatchObject({ batches: 3, bytes: 3 * (HEADER_BYTES + 300) });
+      expect(segmentFiles(dir)).toHaveLength(2);
       if (fsync !== 'never') await waitFor(() => spool.counters().fsyncs > 0, 5000, 'an fsync');
+      await spool.close();
+      const reopened = newSpool({ dir, fsync });
+      expect(await reopened.open()).toEqual({ lastBatchSeq: 5, pending: 3, skippedRecords: 0 });
+      expect(seqsOf(await reopened.readPending(0, 10))).toEqual([3, 4, 5]);
     });
   }
 
@@ -149,17 +162,27 @@ describe('DiskSpool', () => {
     expect(second.stats()).toEqual({ bytes: 0, batches: 0, segments: 0 });
   });
 
-  it('never hands out a seq below one already appended when the spool was not closed', async () => {
+  it('never hands out a seq again after a power loss took the tail of the spool', async () => {
     const dir = spoolDir();
     const abandoned = newSpool({ dir });
     await abandoned.open();
-    await appendRange(abandoned, 1, 3);
-    // No close(): as after a crash, the meta file holds only the reservation.
+    await appendRange(abandoned, 1, 5);
+    // No close(), as in a crash; then the unflushed tail is lost: batch 5 (which may
+    // already be in JetStream) vanishes from the segment.
+    const [name] = segmentFiles(dir);
+    if (!name) throw new Error('no segment');
+    truncateSync(join(dir, name), 4 * (HEADER_BYTES + 100));
     const next = new DiskSpool({ dir, fsync: 'never' });
     const { lastBatchSeq, pending } = await next.open();
-    expect(lastBatchSeq).toBeGreaterThanOrEqual(3);
-    expect(pending).toBe(3);
+    expect(lastBatchSeq).toBeGreaterThanOrEqual(5);
+    expect(pending).toBe(4);
     await next.close();
+
+    // Even with every segment gone, the durable reservation keeps seqs unique.
+    for (const file of segmentFiles(dir)) unlinkSync(join(dir, file));
+    const third = new DiskSpool({ dir, fsync: 'never' });
+    expect((await third.open()).lastBatchSeq).toBeGreaterThanOrEqual(5);
+    await third.close();
   });
 
   it('refuses an append beyond maxBytes and accepts again after acks', async () => {
@@ -278,5 +301,34 @@ describe('DiskSpool', () => {
       'ack of batch 3 in the ack state file',
     );
     expect([1, 2, 3, 4].map((seq) => isAcked(state, seq))).toEqual([true, false, true, false]);
+  });
+
+  it('drops a record that fails its checksum when read back, and counts it', async () => {
+    const dir = spoolDir();
+    const spool = newSpool({ dir });
+    await spool.open();
+    await appendRange(spool, 1, 3);
+    const [name] = segmentFiles(dir);
+    if (!name) throw new Error('no segment');
+    const fd = openSync(join(dir, name), 'r+');
+    writeSync(fd, Buffer.from([0xee]), 0, 1, HEADER_BYTES + 100 + HEADER_BYTES + 5);
+    closeSync(fd);
+    expect(seqsOf(await spool.readPending(0, 10))).toEqual([1, 3]);
+    expect(spool.counters().corruptReads).toBe(1);
+    expect(spool.stats().batches).toBe(2);
+    expect(seqsOf(await spool.readPending(0, 10))).toEqual([1, 3]);
+  });
+
+  it('drops the batches of a segment file removed behind its back', async () => {
+    const dir = spoolDir();
+    const spool = newSpool({ dir, segmentBytes: 2 * (HEADER_BYTES + 100) });
+    await spool.open();
+    await appendRange(spool, 1, 4);
+    const [first] = segmentFiles(dir);
+    if (!first) throw new Error('no segment');
+    unlinkSync(join(dir, first));
+    expect(seqsOf(await spool.readPending(0, 10))).toEqual([3, 4]);
+    expect(spool.counters().corruptReads).toBe(2);
+    expect(spool.stats()).toMatchObject({ batches: 2, segments: 1 });
   });
 });
