@@ -33,6 +33,14 @@ export interface NatsConfig {
   readonly token?: string;
   /** Path of a `.creds` file (JWT + nkey seed). */
   readonly credsFile?: string;
+  /** Connection name shown by the NATS server. @default "connlog-collector" */
+  readonly name: string;
+  /**
+   * Prefix of the collector's reply subjects; the deploy's NATS permissions allow
+   * only this one, so collectors cannot read site replies and vice versa.
+   * @default "_INBOX_collector"
+   */
+  readonly inboxPrefix: string;
   readonly stream: StreamConfig;
   readonly consumer: ConsumerConfig;
   readonly deadLetter: DeadLetterConfig;
@@ -161,6 +169,8 @@ export const CONFIG_FIELDS: Readonly<Record<string, Field>> = {
   'nats.pass': { kind: 'optionalString' },
   'nats.token': { kind: 'optionalString' },
   'nats.credsFile': { kind: 'optionalString' },
+  'nats.name': { kind: 'string', default: 'connlog-collector' },
+  'nats.inboxPrefix': { kind: 'name', default: '_INBOX_collector' },
   'nats.stream.name': { kind: 'name', default: 'CONNLOG_SESSIONS' },
   'nats.stream.maxBytes': { kind: 'size', default: 1024 ** 3, min: 1 },
   'nats.stream.maxAge': { kind: 'duration', default: 7 * 86_400_000 },

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import type { SessionRow } from '../store/store.js';
+
+/**
+ * Rows waiting for their INSERT, and the messages to ack once it succeeded. Bounded by
+ * the caller: it flushes at `maxBatchRows`, and JetStream never has more than
+ * `max_ack_pending` messages out, so neither list grows without limit.
+ */
+export class PendingBatch<M> {
+  readonly rows: SessionRow[] = [];
+  readonly messages: M[] = [];
+  /** When the first row arrived (ms, monotonic clock); undefined while empty. */
+  firstAt: number | undefined;
+
+  add(message: M, rows: readonly SessionRow[], now: number): void {
+    this.firstAt ??= now;
+    this.messages.push(message);
+    for (const row of rows) this.rows.push(row);
+  }
+
+  get empty(): boolean {
+    return this.messages.length === 0;
+  }
+}
+
+/**
+ * Insert deduplication token from what the batch holds: the sorted `session_id:version`
+ * pairs. A `(session, seq)` pair names one event for good, so a batch with the same
+ * pairs is the same data again — whether redelivered by JetStream after a lost ack or
+ * republished by an agent — and ClickHouse drops the repeat.
+ */
+export function dedupToken(rows: readonly SessionRow[]): string {
+  const keys = rows.map((row) => `${row.session_id}:${row.version}`).sort();
+  const hash = createHash('sha256');
+  for (const key of keys) hash.update(`${key}\n`);
+  return `connlog-v1-${hash.digest('hex')}`;
+}
