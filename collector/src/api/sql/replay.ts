@@ -7,7 +7,8 @@ import { QueryParams } from '../filters/params.js';
  * rows in the requested format with a SELECT over array parameters: every format
  * keeps working, and no value is spliced into SQL text. Column names come from the
  * engine's own result and are quoted as identifiers. Types are reduced to what
- * JSON tells (Int64, Float64, UInt8, String); an empty result renders as nothing.
+ * JSON tells (Int64, Float64, UInt8, String, Nullable when a null shows up); an empty
+ * result renders as nothing.
  */
 
 export function isUnstreamable(err: unknown): boolean {
@@ -23,16 +24,23 @@ function quoteIdentifier(name: string): string {
 }
 
 function columnType(values: unknown[]): { type: string; values: unknown[] } {
-  if (values.every((v) => typeof v === 'number' && Number.isInteger(v))) {
-    return { type: 'Array(Int64)', values };
+  const present = values.filter((v) => v !== null && v !== undefined);
+  const nullable = present.length < values.length;
+  const wrap = (type: string): string => `Array(${nullable ? `Nullable(${type})` : type})`;
+  const keep = (convert: (v: unknown) => unknown) => (v: unknown) =>
+    v === null || v === undefined ? null : convert(v);
+  if (present.every((v) => typeof v === 'number' && Number.isInteger(v))) {
+    return { type: wrap('Int64'), values: values.map(keep((v) => v)) };
   }
-  if (values.every((v) => typeof v === 'number')) return { type: 'Array(Float64)', values };
-  if (values.every((v) => typeof v === 'boolean')) {
-    return { type: 'Array(UInt8)', values: values.map((v) => (v ? 1 : 0)) };
+  if (present.every((v) => typeof v === 'number')) {
+    return { type: wrap('Float64'), values: values.map(keep((v) => v)) };
+  }
+  if (present.every((v) => typeof v === 'boolean')) {
+    return { type: wrap('UInt8'), values: values.map(keep((v) => (v ? 1 : 0))) };
   }
   return {
-    type: 'Array(String)',
-    values: values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+    type: wrap('String'),
+    values: values.map(keep((v) => (typeof v === 'string' ? v : JSON.stringify(v)))),
   };
 }
 
