@@ -441,8 +441,9 @@ export class DiskSpool implements Spool {
     } catch {
       // Recovery resyncs past whatever remains.
     }
-    await this.closeFile(active);
-    if (active.index.count === 0 || active.index.fullyAcked) await this.deleteSegment(active.index);
+    // The records before the failed one keep the loss window of the fsync mode.
+    await this.finishSegment(active);
+    if (active.index.count === 0) await this.deleteSegment(active.index);
   }
 
   private async closeFile(active: ActiveSegment): Promise<void> {

@@ -1,4 +1,13 @@
-import { closeSync, openSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  rmdirSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@connlog/testkit';
@@ -6,7 +15,7 @@ import { DiskSpool } from '../../src/spool/disk.js';
 import { SpoolError } from '../../src/spool/errors.js';
 import { readJsonFile } from '../../src/spool/files.js';
 import { HEADER_BYTES } from '../../src/spool/record.js';
-import { ACKS_FILE, isAcked, parseAcks } from '../../src/spool/state.js';
+import { ACKS_FILE, META_FILE, isAcked, parseAcks } from '../../src/spool/state.js';
 import { appendRange, newSpool, payloadFor, segmentFiles, spoolDir } from './spool_helpers.js';
 
 const seqsOf = (batches: { batchSeq: number }[]): number[] => batches.map((b) => b.batchSeq);
@@ -330,5 +339,29 @@ describe('DiskSpool', () => {
     expect(seqsOf(await spool.readPending(0, 10))).toEqual([3, 4]);
     expect(spool.counters().corruptReads).toBe(2);
     expect(spool.stats()).toMatchObject({ batches: 2, segments: 1 });
+  });
+
+  it('rejects an append it cannot make durable, and works again once the disk does', async () => {
+    const dir = spoolDir();
+    const spool = newSpool({ dir });
+    const { lastBatchSeq } = await spool.open();
+    await appendRange(spool, 1, 1);
+    // The seq reservation cannot be written while its temp path is a directory.
+    mkdirSync(join(dir, `${META_FILE}.tmp`));
+    const far = lastBatchSeq + 10_000;
+    await expect(spool.append({ batchSeq: far, payload: payloadFor(far) })).rejects.toMatchObject({
+      code: 'SPOOL_IO',
+    });
+    expect(spool.counters().ioErrors).toBe(1);
+    rmdirSync(join(dir, `${META_FILE}.tmp`));
+    expect(await spool.append({ batchSeq: far, payload: payloadFor(far) })).toBe(true);
+    expect(seqsOf(await spool.readPending(0, 10))).toEqual([1, far]);
+  });
+
+  it('rejects open with SPOOL_IO when the directory is unusable', async () => {
+    const dir = spoolDir();
+    writeFileSync(join(dir, 'file'), 'x');
+    const spool = newSpool({ dir: join(dir, 'file', 'spool') });
+    await expect(spool.open()).rejects.toMatchObject({ code: 'SPOOL_IO' });
   });
 });
