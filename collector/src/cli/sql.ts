@@ -75,8 +75,16 @@ export async function runSqlQuery(
     return 1;
   }
   if (response.body) {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      await write(io.stdout, chunk);
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        await write(io.stdout, chunk);
+      }
+    } catch (err) {
+      // The server cuts the connection when the query fails mid-result; the error
+      // text is then the last thing written to stdout.
+      const reason = err instanceof Error ? err.message : String(err);
+      await write(io.stderr, `\nthe result was cut off (${reason}); it is incomplete\n`);
+      return 1;
     }
   }
   return 0;

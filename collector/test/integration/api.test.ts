@@ -653,7 +653,7 @@ describe('/sql', () => {
       const program = new Command().exitOverride();
       registerSqlCommand(program, { stdout: out.stream, stderr: err.stream, stdin: process.stdin });
       const before = process.exitCode;
-      await program.parseAsync(['sql', ...args, '--url', base], { from: 'user' });
+      await program.parseAsync(['sql', '--url', base, ...args], { from: 'user' });
       const exitCode = process.exitCode;
       process.exitCode = before;
       return { out: out.text(), err: err.text(), exitCode };
@@ -667,6 +667,9 @@ describe('/sql', () => {
     const refused = await run(['DROP TABLE connlog.sessions']);
     expect(refused.exitCode).toBe(1);
     expect(refused.err).toMatch(/^Code: 164\. DB::Exception: /);
+    const unreachable = await run(['SELECT 1', '--url', 'http://127.0.0.1:1']);
+    expect(unreachable.exitCode).toBe(1);
+    expect(unreachable.err).toMatch(/^cannot reach the collector at http:\/\/127\.0\.0\.1:1/);
   });
 });
 
