@@ -28,6 +28,9 @@ export interface HttpStoreOptions {
   ) => ClickHouseClient;
 }
 
+/** `ClickHouseLogLevel.OFF`, spelled out so the client stays a lazy import. */
+const ClickHouseLogLevelOff = 127 as const;
+
 /** Settings on every request, so results look the same as from the embedded engine. */
 const COMMON_SETTINGS: ClickHouseSettings = {
   output_format_json_quote_64bit_integers: 0,
@@ -58,6 +61,9 @@ export function createHttpStore(options: HttpStoreOptions): Store {
         password: options.password,
         database,
         application: 'connlog-collector',
+        // The client would print every failed query to the console; we translate and
+        // log errors ourselves (user SQL errors are answers, not collector problems).
+        log: { level: ClickHouseLogLevelOff },
       };
       if (options.createClient) return options.createClient(config);
       try {

@@ -5,6 +5,7 @@ import { createChdbStore } from '../../src/store/chdb.js';
 import type { Store } from '../../src/store/store.js';
 import { CollectorError } from '../../src/errors.js';
 import { sessionRow } from '../helpers/rows.js';
+import { bootstrapStatements, migrations } from '../../src/store/schema.js';
 
 const log = pino({ level: 'silent' });
 const dir = tempDir('store');
@@ -52,6 +53,18 @@ describe('chDB store', () => {
       'schema_migrations',
       'sessions',
     ]);
+  });
+
+  it('parses the cluster DDL (no cluster here, so the parser checks it)', async () => {
+    const options = { database: 'connlog', cluster: 'prod' };
+    const statements = [
+      ...bootstrapStatements(options),
+      ...migrations(options).flatMap((migration) => migration.statements),
+    ];
+    for (const sql of statements) {
+      const ast = await store.query<{ explain: string }>(`EXPLAIN AST ${sql}`);
+      expect(ast.length).toBeGreaterThan(0);
+    }
   });
 
   it('inserts rows, derives status and formats addresses', async () => {
