@@ -14,6 +14,8 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import {
   RETENTION_DROP,
+  RETENTION_FOREVER_STORED,
+  RETENTION_MAX_DAYS,
   storedRetentionDays,
   validateOrgId,
   validateRetentionDays,
@@ -84,6 +86,14 @@ export interface TtlEnforcer {
   close(): Promise<void>;
 }
 
+/** A value `retention_days` can hold: 1..RETENTION_MAX_DAYS or the forever stamp. */
+function isStoredDays(value: number): boolean {
+  return (
+    Number.isInteger(value) &&
+    ((value >= 1 && value <= RETENTION_MAX_DAYS) || value === RETENTION_FOREVER_STORED)
+  );
+}
+
 export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
   const { store, log } = options;
   const intervalMs = options.intervalMs ?? 3_600_000;
@@ -105,13 +115,22 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
   let startup: Promise<unknown> = Promise.resolve();
   // Passes never overlap: a second caller shares the pass in flight.
   let running: Promise<number> | undefined;
+  // Mutations run one at a time, so two changes of one org land in order.
   let restamping: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = restamping.then(fn);
+    restamping = next.catch(() => undefined);
+    return next;
+  };
+  /** The newest `retention_days` applied per org, while a catch-up is due. */
+  const latest = new Map<string, number>();
   /**
    * Orgs re-stamped recently: a batch stamped with the old value may have been in
-   * flight when the mutation started (mutations only touch parts that existed then),
-   * so the next pass re-stamps them once more. The predicate skips parts already right.
+   * flight when the mutation started (a mutation only touches parts that existed
+   * then), so the next pass re-stamps them once more, with the newest value. The
+   * predicate skips parts already right, so this is cheap.
    */
-  const recent = new Map<string, number>();
+  const catchUp = new Set<string>();
 
   const exec = async (statement: Statement, what: string): Promise<void> => {
     try {
@@ -135,9 +154,15 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
   const pass = async (): Promise<number> => {
     const t0 = Date.now();
     try {
-      const again = [...recent];
-      recent.clear();
-      for (const [org, stored] of again) await restamp(org, stored);
+      const due = [...catchUp];
+      catchUp.clear();
+      for (const org of due) {
+        await serial(async () => {
+          const stored = latest.get(org);
+          if (stored !== undefined) await restamp(org, stored);
+        });
+        if (!catchUp.has(org)) latest.delete(org);
+      }
       const { sql, params } = expiredPartitionsSql(tables, maxPartitions);
       let partitions: { partition_id: string }[];
       try {
@@ -173,12 +198,12 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
     validateRetentionDays(days, 'days');
     if (days === RETENTION_DROP) return { org, days, storedDays: undefined, partitionsMerged: 0 };
     const stored = storedRetentionDays(days);
-    // One mutation at a time: two changes of one org must land in order.
-    const mine = restamping.then(() => restamp(org, stored));
-    restamping = mine.catch(() => undefined);
-    await mine;
-    recent.set(org, stored);
+    latest.set(org, stored);
+    catchUp.delete(org);
+    await serial(() => restamp(org, latest.get(org) ?? stored));
     const partitionsMerged = await runOnce();
+    // Re-stamped once more by the next pass, not by this one.
+    catchUp.add(org);
     return { org, days, storedDays: stored, partitionsMerged };
   };
 
@@ -196,11 +221,15 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
     for (const { org_id: org, retention_days: stamped } of rows) {
       const want = expected(org);
       if (want === 0 || want === stamped || done.includes(org)) continue;
+      if (!isStoredDays(want)) {
+        log.warn({ org, want }, 'reconcile: not a retention_days value; org skipped');
+        continue;
+      }
       log.warn(
         { org, stamped, want },
         'rows carry another retention than the setting; re-stamping',
       );
-      await restamp(org, want);
+      await serial(() => restamp(org, want));
       done.push(org);
     }
     return done;
