@@ -104,7 +104,10 @@ Examples:
 The endpoint is read-only: INSERT, DDL, SET and friends are refused.
 `;
 
-function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
+function collectParam(
+  value: string,
+  previous: Record<string, string> | undefined,
+): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new Error(`--param: "${value}" is not name=value`);
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
@@ -132,13 +135,12 @@ export function registerSqlCommand(
       '-p, --param <name=value>',
       'value of a {name:Type} query parameter (repeatable)',
       collectParam,
-      {},
     )
     .addHelpText('after', EXAMPLES)
     .action(
       async (
         query: string | undefined,
-        opts: { url: string; format?: string; param: Record<string, string> },
+        opts: { url: string; format?: string; param?: Record<string, string> },
       ) => {
         let statement = query;
         if (statement === undefined || statement === '-') {
@@ -151,7 +153,7 @@ export function registerSqlCommand(
         }
         const format = opts.format ?? (io.stdout.isTTY ? 'PrettyCompactMonoBlock' : 'TabSeparated');
         const code = await runSqlQuery(
-          { url: opts.url, query: statement, format, params: opts.param },
+          { url: opts.url, query: statement, format, params: opts.param ?? {} },
           io,
         );
         if (code !== 0) process.exitCode = code;
