@@ -14,6 +14,7 @@ import {
   type ResolvedSpoolOptions,
 } from './options.js';
 import { HEADER_BYTES, MAX_PAYLOAD_BYTES, encodeHeader, recordAt } from './record.js';
+import { pickPending, readRuns, segmentOf } from './read_plan.js';
 import { recoverSegments } from './recover.js';
 import { SegmentIndex, segmentFileName } from './segment.js';
 import type { Spool, SpoolOpenResult, SpoolStats, SpooledBatch } from './spool.js';
@@ -30,19 +31,11 @@ import {
   parseMeta,
 } from './state.js';
 
-/** Records closer than this in one segment are fetched with a single read. */
-const READ_GAP_BYTES = 64 * 1024;
-
 type Phase = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
 interface ActiveSegment {
   index: SegmentIndex;
   fh: FileHandle;
-}
-
-interface Pick {
-  segment: SegmentIndex;
-  i: number;
 }
 
 export class DiskSpool implements Spool {
@@ -162,7 +155,7 @@ export class DiskSpool implements Spool {
       );
     }
     const out: SpooledBatch[] = [];
-    for (const run of this.runsOf(this.pick(afterSeq, max))) {
+    for (const run of readRuns(pickPending(this.segments, afterSeq, max))) {
       const first = run[0];
       const last = run.at(-1);
       if (!first || !last) continue;
@@ -193,7 +186,7 @@ export class DiskSpool implements Spool {
    */
   async ack(batchSeq: number): Promise<void> {
     if (this.phase !== 'open' && this.phase !== 'closing') return;
-    const segment = this.segmentOf(batchSeq);
+    const segment = segmentOf(this.segments, batchSeq);
     if (!segment) return;
     const i = segment.find(batchSeq);
     if (i < 0 || segment.isAcked(i)) return;
@@ -547,49 +540,6 @@ export class DiskSpool implements Spool {
   }
 
   // --- reads ----------------------------------------------------------------------
-
-  private segmentOf(batchSeq: number): SegmentIndex | undefined {
-    let lo = 0;
-    let hi = this.segments.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.segments[mid]?.firstSeq ?? 0) <= batchSeq) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.segments[lo - 1];
-  }
-
-  private pick(afterSeq: number, max: number): Pick[] {
-    const picks: Pick[] = [];
-    const from = this.segments.findIndex((s) => s.lastSeq > afterSeq);
-    if (from < 0) return picks;
-    for (const segment of this.segments.slice(from)) {
-      for (let i = segment.firstAfter(afterSeq); i < segment.count; i++) {
-        if (picks.length >= max) return picks;
-        if (!segment.isAcked(i)) picks.push({ segment, i });
-      }
-    }
-    return picks;
-  }
-
-  /** Group picks into runs that one read each can fetch. */
-  private runsOf(picks: Pick[]): Pick[][] {
-    const runs: Pick[][] = [];
-    let run: Pick[] = [];
-    let end = 0;
-    for (const pick of picks) {
-      const { segment, i } = pick;
-      const offset = segment.offsetAt(i);
-      if (run.length > 0 && (run[0]?.segment !== segment || offset - end > READ_GAP_BYTES)) {
-        runs.push(run);
-        run = [];
-      }
-      run.push(pick);
-      end = offset + HEADER_BYTES + segment.lengthAt(i);
-    }
-    if (run.length > 0) runs.push(run);
-    return runs;
-  }
 
   /** Bytes `[start, end)` of a segment, or `undefined` if the segment is gone. */
   private async readRange(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HEADER_BYTES, encodeHeader, recordAt, scanRecords } from '../../src/spool/record.js';
+import { pickPending, readRuns, segmentOf } from '../../src/spool/read_plan.js';
 import { SegmentIndex, parseSegmentFileName, segmentFileName } from '../../src/spool/segment.js';
 import { ackStateOf, isAcked, parseAcks, parseMeta } from '../../src/spool/state.js';
 import { payloadFor } from './spool_helpers.js';
@@ -89,5 +90,40 @@ describe('spool ack state', () => {
     expect(parseAcks('x')).toBeUndefined();
     expect(parseMeta({ version: 1, reservedThrough: -1 })).toBeUndefined();
     expect(parseMeta({ version: 1, reservedThrough: 7 })).toEqual({ reservedThrough: 7 });
+  });
+});
+
+describe('spool read plan', () => {
+  const a = new SegmentIndex('/x/a', 'a');
+  const b = new SegmentIndex('/x/b', 'b');
+  // a: seqs 1..4 of 1000-byte payloads, seq 3 acked; then seq 5 far behind a gap.
+  for (const seq of [1, 2, 3, 4]) a.add(seq, (seq - 1) * (HEADER_BYTES + 1000), 1000, seq === 3);
+  a.add(5, 10_000_000, 1000, false);
+  for (const seq of [8, 9]) b.add(seq, (seq - 8) * (HEADER_BYTES + 10), 10, false);
+
+  it('picks unacknowledged records after a seq, up to max', () => {
+    const seqs = (afterSeq: number, max: number) =>
+      pickPending([a, b], afterSeq, max).map(({ segment, i }) => segment.seqAt(i));
+    expect(seqs(0, 10)).toEqual([1, 2, 4, 5, 8, 9]);
+    expect(seqs(2, 3)).toEqual([4, 5, 8]);
+    expect(seqs(5, 10)).toEqual([8, 9]);
+    expect(seqs(9, 10)).toEqual([]);
+    expect(seqs(0, 0)).toEqual([]);
+  });
+
+  it('reads neighbours together and splits at segment ends and large gaps', () => {
+    const runs = readRuns(pickPending([a, b], 0, 10));
+    expect(runs.map((run) => run.map(({ segment, i }) => segment.seqAt(i)))).toEqual([
+      [1, 2, 4],
+      [5],
+      [8, 9],
+    ]);
+  });
+
+  it('finds the segment of a seq', () => {
+    expect(segmentOf([a, b], 0)).toBeUndefined();
+    expect(segmentOf([a, b], 3)).toBe(a);
+    expect(segmentOf([a, b], 7)).toBe(a);
+    expect(segmentOf([a, b], 9)).toBe(b);
   });
 });
