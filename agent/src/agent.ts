@@ -7,7 +7,9 @@ import type { AgentConfig } from './config/options.js';
 import { AgentError, describeError } from './errors.js';
 import { HttpServer, type Health } from './http/server.js';
 import { SHUTDOWN_OUTCOME } from './proxy/close_reason.js';
+import type { ResourceProxy } from './proxy/proxy.js';
 import { TcpProxy } from './proxy/tcp.js';
+import { UdpProxy } from './proxy/udp.js';
 import { Batcher } from './publish/batcher.js';
 import { NatsLink } from './publish/nats.js';
 import { Publisher } from './publish/publisher.js';
@@ -78,7 +80,7 @@ interface Running {
   recorder: Recorder;
   link: NatsLink;
   publisher: Publisher;
-  proxies: TcpProxy[];
+  proxies: ResourceProxy[];
   http: HttpServer | undefined;
 }
 
@@ -219,8 +221,10 @@ class AgentRuntime implements Agent {
       sink: batcher,
       telemetry,
     });
-    const proxies = config.resources.map(
-      (resource) => new TcpProxy({ resource, recorder, telemetry }),
+    const proxies: ResourceProxy[] = config.resources.map((resource) =>
+      resource.protocol === 'udp'
+        ? new UdpProxy({ resource, recorder, telemetry })
+        : new TcpProxy({ resource, recorder, telemetry }),
     );
     const http =
       config.http.listen === ''

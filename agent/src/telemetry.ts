@@ -6,6 +6,9 @@ import { describeError } from './errors.js';
 /** Where a publishing failure happened: a closed set, used as a metric label. */
 export type PublishStage = 'journal' | 'spool' | 'connect' | 'publish';
 
+/** Why a UDP datagram was not forwarded: a closed set, used as a metric label. */
+export type UdpDropReason = 'flows_full' | 'queue_full' | 'closing' | 'send_failed';
+
 /** Why new sessions go unrecorded (the `reason` of a `RecordingGap`). */
 export type GapReason = 'spool_full' | 'buffer_full';
 
@@ -28,6 +31,7 @@ export class Telemetry {
   private readonly publishErrors: Counter;
   private readonly natsConnectedGauge: Gauge;
   private readonly acceptErrors: Counter;
+  private readonly udpDrops: Counter;
   readonly spoolBytes: Gauge;
   readonly spoolBatches: Gauge;
   readonly bufferBytes: Gauge;
@@ -104,6 +108,11 @@ export class Telemetry {
       'connlog_agent_buffer_bytes',
       'Encoded events held in memory on their way to the spool.',
     );
+    this.udpDrops = registry.counter(
+      'connlog_agent_udp_datagrams_dropped_total',
+      'UDP datagrams not forwarded, per resource and reason.',
+      ['resource', 'reason'],
+    );
     this.acceptErrors = registry.counter(
       'connlog_agent_accept_errors_total',
       'Clients the listener failed to accept, per resource.',
@@ -124,6 +133,17 @@ export class Telemetry {
   acceptFailed(resourceId: string, err: unknown): void {
     this.acceptErrors.inc({ resource: resourceId });
     this.log.error({ resource: resourceId, err: describeError(err) }, 'accept failed');
+  }
+
+  /** A datagram was not forwarded; counted, logged once per resource and reason. */
+  udpDropped(resourceId: string, reason: UdpDropReason): void {
+    this.udpDrops.inc({ resource: resourceId, reason });
+    this.once(`udp:${resourceId}:${reason}`, () =>
+      this.log.warn(
+        { resource: resourceId, reason },
+        'dropping UDP datagrams (counted in metrics)',
+      ),
+    );
   }
 
   sessionStarted(resourceId: string): void {

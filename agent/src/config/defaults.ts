@@ -11,6 +11,8 @@ export const DEFAULTS = {
   updateInterval: 60_000,
   shutdownGrace: 10_000,
   dialTimeout: 10_000,
+  udpIdleTimeout: 30_000,
+  udpMaxFlows: 4096,
   maxBatchEvents: 1000,
   maxBatchBytes: 512 * 1024,
   flushInterval: 1000,

@@ -27,7 +27,7 @@ export const CONFIG_KEYS = {
   ],
   http: ['listen'],
   log: ['level'],
-  resource: ['id', 'protocol', 'listen', 'target', 'dialTimeout'],
+  resource: ['id', 'protocol', 'listen', 'target', 'dialTimeout', 'idleTimeout', 'maxFlows'],
 } as const;
 
 /** Dotted names of every leaf key (`nats.servers`, `resources[i].id`), for docs checks. */

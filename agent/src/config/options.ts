@@ -140,7 +140,7 @@ export interface LogConfig {
 export interface ResourceConfig {
   /** Resource id: `[A-Za-z0-9_-]{1,64}`, unique; recorded on every session. */
   readonly id: string;
-  /** `tcp` (`udp` is accepted by the schema but not supported yet). */
+  /** `tcp`, or `udp` (a session is a flow: one client address:port). */
   readonly protocol: 'tcp' | 'udp';
   /** `host:port` to listen on; port 0 picks a free port (see `status()`). */
   readonly listen: string;
@@ -148,4 +148,16 @@ export interface ResourceConfig {
   readonly target: string;
   /** Dial timeout of this resource. @default the top-level `dialTimeout` */
   readonly dialTimeout: number;
+  /**
+   * UDP only: a flow without a datagram in either direction for this long ends with
+   * `idle_timeout`.
+   * @default 30000 (`"30s"`)
+   */
+  readonly idleTimeout: number;
+  /**
+   * UDP only: bound of concurrent flows (each holds a socket toward the target).
+   * Datagrams that would open a flow beyond it are dropped and counted.
+   * @default 4096
+   */
+  readonly maxFlows: number;
 }

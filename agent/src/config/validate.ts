@@ -241,13 +241,25 @@ function parseResources(
     if (targetAddress === undefined || targetAddress.port === 0) {
       r.fail(`${path}.target`, `expected host:port with a port 1-65535, got ${show(target)}`);
     }
-    if (protocol === 'udp') r.fail(`${path}.protocol`, 'udp is not supported yet');
+    if (protocol === 'tcp') {
+      for (const key of ['idleTimeout', 'maxFlows']) {
+        if (resource[key] !== undefined) r.fail(`${path}.${key}`, 'only applies to udp resources');
+      }
+    }
     return {
       id,
       protocol,
       listen,
       target,
       dialTimeout: duration(resource.dialTimeout, `${path}.dialTimeout`, dialTimeout),
+      idleTimeout: duration(resource.idleTimeout, `${path}.idleTimeout`, DEFAULTS.udpIdleTimeout),
+      maxFlows: r.integer(
+        resource.maxFlows,
+        `${path}.maxFlows`,
+        1,
+        1_000_000,
+        DEFAULTS.udpMaxFlows,
+      ),
     };
   });
 }

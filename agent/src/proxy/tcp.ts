@@ -5,6 +5,7 @@ import type { ResourceConfig } from '../config/options.js';
 import { AgentError, describeError } from '../errors.js';
 import type { Recorder, Session } from '../session/recorder.js';
 import type { Telemetry } from '../telemetry.js';
+import type { ResourceProxy } from './proxy.js';
 import {
   cleanOutcome,
   dialOutcome,
@@ -27,7 +28,7 @@ export interface TcpProxyOptions {
  * Half-close is carried through: a FIN from one side ends our write toward the other,
  * and the reverse direction keeps flowing until it ends too.
  */
-export class TcpProxy {
+export class TcpProxy implements ResourceProxy {
   private readonly server: Server;
   private readonly connections = new Set<TcpConnection>();
   private readonly target: { host: string; port: number };

@@ -40,6 +40,10 @@ export class Session {
   bytesTx = 0;
   /** Bytes received from the target (returned to the client). */
   bytesRx = 0;
+  /** Datagrams received from the client (UDP; 0 for TCP). */
+  packetsTx = 0;
+  /** Datagrams received from the target (UDP; 0 for TCP). */
+  packetsRx = 0;
   destIp: Uint8Array;
   destPort: number;
   sourceIp: Uint8Array;
@@ -246,8 +250,8 @@ export class Recorder {
       endedAtMs: kind === EventKind.END ? now : 0,
       bytesTx: session.bytesTx,
       bytesRx: session.bytesRx,
-      packetsTx: 0,
-      packetsRx: 0,
+      packetsTx: session.packetsTx,
+      packetsRx: session.packetsRx,
       closeReason: outcome?.reason ?? CloseReason.CLOSE_REASON_UNSPECIFIED,
       error: outcome?.error ?? '',
     };

@@ -148,9 +148,26 @@ describe('parseConfig', () => {
     expect(errorOf(() => parseConfig(withResource(patch, index))).message).toMatch(message);
   });
 
-  it('says plainly that udp is not supported yet', () => {
-    const err = errorOf(() => parseConfig(withResource({ protocol: 'udp' }, 1)));
-    expect(err.message).toBe('resources[1].protocol: udp is not supported yet');
+  it('accepts udp resources with their idle timeout and flow bound', () => {
+    const config = parseConfig(
+      withResource({ protocol: 'udp', idleTimeout: '5s', maxFlows: 10 }, 1),
+    );
+    expect(config.resources[1]).toMatchObject({ protocol: 'udp', idleTimeout: 5000, maxFlows: 10 });
+    expect(parseConfig(withResource({ protocol: 'udp' }, 1)).resources[1]).toMatchObject({
+      idleTimeout: 30_000,
+      maxFlows: 4096,
+    });
+  });
+
+  it('rejects udp-only keys on tcp resources', () => {
+    expect(errorOf(() => parseConfig(withResource({ idleTimeout: '5s' }, 1))).message).toBe(
+      'resources[1].idleTimeout: only applies to udp resources',
+    );
+  });
+
+  it('allows tcp and udp on the same address', () => {
+    const both = withResource({ protocol: 'udp', listen: '127.0.0.1:15432' }, 1);
+    expect(parseConfig(both).resources).toHaveLength(2);
   });
 
   it('accepts IPv6 and host names in addresses', () => {
