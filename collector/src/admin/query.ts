@@ -51,8 +51,7 @@ export interface AdminActionPage {
 export const ADMIN_QUERY_MAX_LIMIT = 1000;
 
 interface Cursor {
-  // A JSON number from both engines; a string if a server quotes 64-bit integers.
-  ms: number | string;
+  ms: number;
   hash: string;
 }
 

@@ -40,7 +40,7 @@ async function count(org: string, where = '1'): Promise<number> {
     `SELECT count() AS n FROM connlog.sessions WHERE org_id = {org:String} AND ${where}`,
     { org },
   );
-  return Number(rows[0]?.n ?? -1);
+  return rows[0]?.n ?? -1;
 }
 
 async function stamps(org: string): Promise<number[]> {
@@ -48,7 +48,7 @@ async function stamps(org: string): Promise<number[]> {
     'SELECT DISTINCT retention_days AS d FROM connlog.sessions WHERE org_id = {org:String} ORDER BY d',
     { org },
   );
-  return rows.map((r) => Number(r.d));
+  return rows.map((r) => r.d);
 }
 
 beforeAll(async () => {
