@@ -64,22 +64,31 @@ export class ProxyProtocolGate {
   /** The decision at accept, before any byte: final for `off` and for untrusted sources in `required`. */
   start(): ProxyDecision {
     this.assertOpen();
-    if (this.policy.mode === 'off')
-      return this.final({ action: 'accept', header: undefined, rest: EMPTY });
+    const fixed = this.fixedDecision(EMPTY);
+    return fixed ? this.final(fixed) : WAIT;
+  }
+
+  /**
+   * What `off` and `required`-from-an-untrusted-source decide whatever arrives. Every
+   * entry point checks it, so a caller that skipped `start()` still cannot let an
+   * untrusted source through a `required` listener.
+   */
+  private fixedDecision(rest: Buffer): ProxyAccept | ProxyReject | undefined {
+    if (this.policy.mode === 'off') return { action: 'accept', header: undefined, rest };
     if (this.policy.mode === 'required' && !this.trusted) {
-      return this.final({
+      return {
         action: 'reject',
         reason: 'proxy_header_untrusted',
         detail: 'source is not in trustedCidrs',
-      });
+      };
     }
-    return WAIT;
+    return undefined;
   }
 
   push(chunk: Buffer): ProxyDecision {
     this.assertOpen();
-    if (this.policy.mode === 'off')
-      return this.final({ action: 'accept', header: undefined, rest: chunk });
+    const fixed = this.fixedDecision(chunk);
+    if (fixed) return this.final(fixed);
     if (!this.parser) return this.pushUntrusted(chunk);
     const result = this.parser.push(chunk);
     switch (result.state) {
@@ -114,6 +123,8 @@ export class ProxyProtocolGate {
    */
   timeout(): ProxyDecision {
     this.assertOpen();
+    const fixed = this.fixedDecision(EMPTY);
+    if (fixed) return this.final(fixed);
     if ((this.policy.mode === 'required' && this.trusted) || this.parser?.headerStarted === true) {
       return this.final({
         action: 'reject',
@@ -127,6 +138,8 @@ export class ProxyProtocolGate {
   /** The client closed its side before a decision. */
   end(): ProxyDecision {
     this.assertOpen();
+    const fixed = this.fixedDecision(EMPTY);
+    if (fixed) return this.final(fixed);
     if ((this.policy.mode === 'required' && this.trusted) || this.parser?.headerStarted === true) {
       const partial = (this.parser?.bufferedBytes ?? 0) > 0;
       return this.final({

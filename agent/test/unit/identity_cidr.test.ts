@@ -105,39 +105,43 @@ describe('CIDR', () => {
     ).toThrow(/duplicate CIDR/);
   });
 
-  it('agrees with an independent linear scan on thousands of random entries', () => {
-    let seed = 12345;
-    const next = (): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed;
-    };
-    const dotted = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
-    // Reference: plain 32-bit arithmetic, sharing no code with the table.
-    const reference = new Map<string, { network: number; length: number }>();
-    while (reference.size < 3000) {
-      const length = 8 + (next() % 25);
-      const network = ((next() >>> (32 - length)) << (32 - length)) >>> 0;
-      reference.set(`${dotted(network)}/${length}`, { network, length });
-    }
-    const table = new CidrTable(
-      [...reference.keys()].map((text) => [parseCidr(text), text] as const),
-    );
-    expect(table.size).toBe(3000);
-    let hits = 0;
-    for (let i = 0; i < 2000; i += 1) {
-      const ip = next();
-      let best: string | undefined;
-      let bestLength = -1;
-      for (const [text, { network, length }] of reference) {
-        const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-        if (length > bestLength && (ip & mask) >>> 0 === network) {
-          best = text;
-          bestLength = length;
-        }
+  it(
+    'agrees with an independent linear scan on thousands of random entries',
+    { timeout: 60_000 },
+    () => {
+      let seed = 12345;
+      const next = (): number => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return seed;
+      };
+      const dotted = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
+      // Reference: plain 32-bit arithmetic, sharing no code with the table.
+      const reference = new Map<string, { network: number; length: number }>();
+      while (reference.size < 3000) {
+        const length = 8 + (next() % 25);
+        const network = ((next() >>> (32 - length)) << (32 - length)) >>> 0;
+        reference.set(`${dotted(network)}/${length}`, { network, length });
       }
-      if (best !== undefined) hits += 1;
-      expect(table.lookup(dotted(ip))?.value, dotted(ip)).toBe(best);
-    }
-    expect(hits).toBeGreaterThan(200);
-  });
+      const table = new CidrTable(
+        [...reference.keys()].map((text) => [parseCidr(text), text] as const),
+      );
+      expect(table.size).toBe(3000);
+      let hits = 0;
+      for (let i = 0; i < 2000; i += 1) {
+        const ip = next();
+        let best: string | undefined;
+        let bestLength = -1;
+        for (const [text, { network, length }] of reference) {
+          const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+          if (length > bestLength && (ip & mask) >>> 0 === network) {
+            best = text;
+            bestLength = length;
+          }
+        }
+        if (best !== undefined) hits += 1;
+        expect(table.lookup(dotted(ip))?.value, dotted(ip)).toBe(best);
+      }
+      expect(hits).toBeGreaterThan(200);
+    },
+  );
 });

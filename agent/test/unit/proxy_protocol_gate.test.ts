@@ -118,6 +118,19 @@ describe('stream gate', () => {
     expect(decision.action === 'reject' && decision.detail).toBe('source is not in trustedCidrs');
   });
 
+  it('required + untrusted: refused even when the caller skips start()', () => {
+    expect(reason(new ProxyProtocolGate(required, UNTRUSTED).push(DATA))).toBe(
+      'proxy_header_untrusted',
+    );
+    expect(reason(new ProxyProtocolGate(required, UNTRUSTED).timeout())).toBe(
+      'proxy_header_untrusted',
+    );
+    expect(reason(new ProxyProtocolGate(required, UNTRUSTED).end())).toBe('proxy_header_untrusted');
+    expect(reason(new ProxyProtocolGate(required, undefined).push(HEADER))).toBe(
+      'proxy_header_untrusted',
+    );
+  });
+
   it('required + trusted: no header, a bad header, a timeout and an early close are rejected', () => {
     expect(reason(decideProxyProtocol(required, TRUSTED, DATA))).toBe('proxy_header_missing');
     const broken = Buffer.from(HEADER);
