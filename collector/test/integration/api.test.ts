@@ -615,6 +615,28 @@ describe('/sql', () => {
     expect((await sql(COUNT_ACME)).text).toBe('6\n');
   });
 
+  it('appends a mid-stream failure to the body and cuts the connection', async () => {
+    const res = await fetch(`${base}/sql`, {
+      method: 'POST',
+      body: "SELECT number, throwIf(number = 300000, 'boom at 300000') FROM system.numbers LIMIT 400000",
+    });
+    expect(res.status).toBe(200);
+    let text = '';
+    let cut = false;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+      }
+    } catch {
+      cut = true;
+    }
+    expect(text).toMatch(/\nCode: 395\. DB::Exception: .*boom at 300000/);
+    // Rows went out before the failure: the status could not change any more.
+    expect(text.startsWith('0\t0\n')).toBe(true);
+    expect(cut).toBe(true);
+  });
+
   it('works with the ClickHouse client library pointed at /sql', async () => {
     // In the client's `url`, a path means a database; the endpoint path goes in `pathname`.
     const client = createClient({ url: base, pathname: '/sql', request_timeout: 30_000 });
