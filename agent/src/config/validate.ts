@@ -123,9 +123,14 @@ function parseSpool(r: ConfigReader, raw: unknown, duration: DurationReader): Sp
   if (dir === '') r.fail('spool.dir', 'must not be empty');
   const size = (key: string, fallback: number, min: number, max: number): number =>
     r.measure(spool[key], `spool.${key}`, parseSize, SIZE_FORMS, { min, max }, fallback);
-  const maxBytes = size('maxBytes', DEFAULTS.spoolMaxBytes, 1024 * 1024, 2 ** 50);
+  const maxBytes = size('maxBytes', DEFAULTS.spoolMaxBytes, 64 * 1024, 2 ** 50);
   // The disk spool reads one segment at a time into memory while recovering.
-  const segmentBytes = size('segmentBytes', DEFAULTS.spoolSegmentBytes, 64 * 1024, 2 ** 30);
+  const segmentBytes = size(
+    'segmentBytes',
+    Math.min(DEFAULTS.spoolSegmentBytes, maxBytes),
+    4096,
+    2 ** 30,
+  );
   if (segmentBytes > maxBytes) {
     r.fail('spool.segmentBytes', `must not exceed spool.maxBytes (${maxBytes})`);
   }
