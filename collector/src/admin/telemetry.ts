@@ -21,21 +21,21 @@ export function createAdminLogTelemetry(
   pending: () => number = () => 0,
 ): AdminLogTelemetry {
   const recorded = registry.counter(
-    'connlog_admin_actions_total',
+    'connlog_collector_admin_actions_total',
     'Admin actions recorded, by action and outcome',
     ['action', 'outcome'],
   );
   const failures = registry.counter(
-    'connlog_admin_log_insert_failures_total',
+    'connlog_collector_admin_log_insert_failures_total',
     'Failed inserts of admin action batches (rows are kept and retried)',
   );
   const dropped = registry.counter(
-    'connlog_admin_log_dropped_total',
+    'connlog_collector_admin_log_dropped_total',
     'Admin action records not stored, by reason (buffer_full, close)',
     ['reason'],
   );
   const buffered = registry.gauge(
-    'connlog_admin_log_buffered',
+    'connlog_collector_admin_log_buffered',
     'Admin action records waiting for their INSERT',
   );
   buffered.onCollect(() => buffered.set({}, pending()));

@@ -19,14 +19,16 @@ export function createAuthTelemetry(
   countKeys: () => number = () => 0,
 ): AuthTelemetry {
   const checks = registry.counter(
-    'connlog_auth_checks_total',
+    'connlog_collector_auth_checks_total',
     'API credentials checked, by result (ok, missing, malformed, unknown_key, bad_secret)',
     ['result'],
   );
-  const changes = registry.counter('connlog_api_key_changes_total', 'API keys created or revoked', [
-    'change',
-  ]);
-  const keys = registry.gauge('connlog_api_keys', 'API keys known to this collector');
+  const changes = registry.counter(
+    'connlog_collector_api_key_changes_total',
+    'API keys created or revoked',
+    ['change'],
+  );
+  const keys = registry.gauge('connlog_collector_api_keys', 'API keys known to this collector');
   keys.onCollect(() => keys.set({}, countKeys()));
   return {
     created(id, role, org, name) {

@@ -18,12 +18,12 @@ export function createSettingsTelemetry(
   countOrgs: () => number = () => 0,
 ): SettingsTelemetry {
   const changes = registry.counter(
-    'connlog_retention_changes_total',
+    'connlog_collector_retention_changes_total',
     'Retention settings changed, by where the change was made (local or seen by the KV watch)',
     ['source'],
   );
   const orgs = registry.gauge(
-    'connlog_retention_orgs',
+    'connlog_collector_retention_orgs',
     'Orgs with a retention setting of their own, in this collector\u2019s cache',
   );
   orgs.onCollect(() => orgs.set({}, countOrgs()));
@@ -46,21 +46,21 @@ export interface TtlTelemetry {
 
 export function createTtlTelemetry(log: Logger, registry: Registry = new Registry()): TtlTelemetry {
   const restamps = registry.counter(
-    'connlog_retention_restamps_total',
+    'connlog_collector_retention_restamps_total',
     'ALTER UPDATE of retention_days on an org\u2019s existing rows, by outcome',
     ['outcome'],
   );
   const runs = registry.counter(
-    'connlog_ttl_enforce_runs_total',
+    'connlog_collector_ttl_enforce_runs_total',
     'TTL enforcement passes, by outcome',
     ['outcome'],
   );
   const partitions = registry.counter(
-    'connlog_ttl_partitions_merged_total',
+    'connlog_collector_ttl_partitions_merged_total',
     'Partitions merged by the TTL enforcer because they held expired rows',
   );
   const lastRun = registry.gauge(
-    'connlog_ttl_last_success_timestamp_seconds',
+    'connlog_collector_ttl_last_success_timestamp_seconds',
     'When the last TTL enforcement pass succeeded (unix seconds)',
   );
   return {

@@ -96,7 +96,7 @@ describe('admin action log', () => {
     );
     expect(raw.map((r) => r.metadata).join()).not.toContain('hunter2');
     expect(registry.render()).toContain(
-      'connlog_admin_actions_total{action="sql.query",outcome="denied"} 1',
+      'connlog_collector_admin_actions_total{action="sql.query",outcome="denied"} 1',
     );
   });
 

@@ -116,7 +116,7 @@ describe('API keys in NATS KV', () => {
       expect(authenticate({ headers }, a).keyId).toBe(created.id);
     }
     expect(() => authenticate({ headers: {} }, a)).toThrow(AuthError);
-    expect(registryA.render()).toMatch(/connlog_auth_checks_total\{result="ok"\} \d+/);
+    expect(registryA.render()).toMatch(/connlog_collector_auth_checks_total\{result="ok"\} \d+/);
   });
 
   it('refuses bad create input naming the field', async () => {

@@ -147,7 +147,9 @@ describe('TTL enforcement on the embedded engine', () => {
     expect(await stamps('ttl-a')).toEqual([5]);
     expect(await count('ttl-b')).toBe(7);
     expect(await stamps('ttl-b')).toEqual([30]);
-    expect(registry.render()).toMatch(/connlog_retention_restamps_total\{outcome="ok"\} 1/);
+    expect(registry.render()).toMatch(
+      /connlog_collector_retention_restamps_total\{outcome="ok"\} 1/,
+    );
   });
 
   it('a longer retention keeps rows the old one would have dropped', async () => {
