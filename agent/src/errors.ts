@@ -23,6 +23,8 @@ export class AgentError extends Error {
 
 /** A short, single-line description of any thrown value (never a stack). */
 export function describeError(err: unknown): string {
+  // Our own messages are written for operators already; their code is for programs.
+  if (err instanceof AgentError) return err.message;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
     return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import {
   StreamReader,
   type TargetServer,
 } from './harness.js';
-import { spawnAgent, writeConfig } from './process.js';
+import { AGENT_BIN, spawnAgent, writeConfig } from './process.js';
 
 describe('agent lifecycle: real processes, signals, crashes, NATS outages', () => {
   let nats: NatsServer;
@@ -70,6 +71,24 @@ describe('agent lifecycle: real processes, signals, crashes, NATS outages', () =
     await waitFor(() => got === bytes, 10_000, 'the echo');
     return socket;
   }
+
+  it('refuses an invalid config naming the key, with exit code 2', async () => {
+    const { config } = await baseConfig('invalid');
+    const file = writeConfig(join(dir.path, 'invalid-bad.yaml'), {
+      ...config,
+      resources: [
+        ...config.resources,
+        { id: 'web', protocol: 'tcp', listen: 'x', target: '127.0.0.1:1' },
+      ],
+    });
+    const result = spawnSync(process.execPath, [AGENT_BIN, 'run', '--config', file], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      'connlog-agent: invalid config: resources[1].listen: expected host:port, got "x"\n',
+    );
+  });
 
   it('SIGTERM: ends the open session with agent_shutdown and exits 0', async () => {
     const { listen, http, file } = await baseConfig('sigterm');

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@connlog/testkit';
 import { stringify } from 'yaml';
 
-const BIN = fileURLToPath(new URL('../../bin/connlog-agent.js', import.meta.url));
+export const AGENT_BIN = fileURLToPath(new URL('../../bin/connlog-agent.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface AgentProcess {
@@ -23,7 +23,7 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
 /** Spawn the real `connlog-agent run` (needs `pnpm build`) and wait for `/healthz`. */
 export async function spawnAgent(configFile: string, httpListen: string): Promise<AgentProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run pnpm build first`);
-  const child = spawn(process.execPath, [BIN, 'run', '--config', configFile], {
+  const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', configFile], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
