@@ -117,7 +117,7 @@ function sessionsTable(n: Names): string {
     site_id LowCardinality(String) COMMENT 'Site whose agent proxied the session',
     agent_id LowCardinality(String) COMMENT 'Agent instance that recorded the session',
     resource_id LowCardinality(String) COMMENT 'Configured resource (listen address to target) the client reached',
-    session_id UUID COMMENT 'Session id (UUIDv7 minted by the agent when it accepted the client)',
+    session_id UUID COMMENT 'Session id (UUIDv7 minted by the agent when it accepted the client)' CODEC(ZSTD(1)),
     protocol LowCardinality(String) COMMENT 'tcp or udp',
     client_id String COMMENT 'Client identity; empty when unknown' CODEC(ZSTD(1)),
     user_id String COMMENT 'User identity; empty when unknown' CODEC(ZSTD(1)),
