@@ -6,7 +6,9 @@ import { sessionsSubject } from '@connlog/proto';
 import { startNatsServer, tempDir, waitFor, type NatsServer } from '@connlog/testkit';
 import { createCollector, type Collector } from '../../src/collector.js';
 import { parseConfig, type CollectorConfig } from '../../src/config.js';
-import type { SessionRow } from '../../src/store/store.js';
+import type { SessionRow, Store } from '../../src/store/store.js';
+import { createChdbStore } from '../../src/store/chdb.js';
+import { CollectorError } from '../../src/errors.js';
 import { batchBytes, sessionEvents, startEvent } from '../helpers/events.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -18,10 +20,11 @@ let config: CollectorConfig;
 let collector: Collector;
 let msgSeq = 0;
 
-function start(): Promise<void> {
+function start(store?: Store): Promise<void> {
   collector = createCollector(config, {
     log,
     retentionFor: (org) => (org === 'nostore' ? 0 : config.retention.defaultDays),
+    ...(store ? { store } : {}),
   });
   return collector.start();
 }
@@ -304,5 +307,54 @@ describe('collector', () => {
     await start();
     expect(await networkLogs('closing')).toHaveLength(1);
     await drained();
+  });
+
+  it('naks while inserts fail, then stores everything once ClickHouse takes inserts again', async () => {
+    await collector.close();
+    // The real embedded store, with inserts refused while `failing` is set: the fault
+    // a ClickHouse outage produces at the store boundary.
+    const real = createChdbStore({ dataDir: dataDir.path, database: 'connlog', log });
+    let failing = true;
+    let refused = 0;
+    const flaky: Store = {
+      ...real,
+      kind: real.kind,
+      database: real.database,
+      insertSessions: (rows, options) => {
+        if (!failing) return real.insertSessions(rows, options);
+        refused += 1;
+        return Promise.reject(
+          new CollectorError('STORE_INSERT', 'injected: ClickHouse unavailable'),
+        );
+      },
+    };
+    await start(flaky);
+    await publish(
+      'outage',
+      's1',
+      batchBytes(sessionEvents({ orgId: 'outage', siteId: 's1' }), {
+        orgId: 'outage',
+        siteId: 's1',
+      }),
+    );
+    await waitFor(() => refused >= 2, 20_000, 'two refused inserts (a redelivery after the nak)');
+    expect(collector.status().ingest?.consecutiveInsertFailures).toBeGreaterThanOrEqual(2);
+    expect(collector.metrics.render()).toMatch(/^connlog_collector_insert_errors_total [1-9]/m);
+    expect(await networkLogs('outage')).toEqual([]);
+    failing = false;
+    const rows = await waitFor(
+      async () => {
+        const found = await networkLogs('outage');
+        return found.length === 1 ? found : undefined;
+      },
+      40_000,
+      'the session once inserts work again',
+    );
+    expect(rows[0]).toMatchObject({ version: 3, status: 'completed' });
+    await drained();
+    expect(collector.status()).toMatchObject({
+      ok: true,
+      ingest: { consecutiveInsertFailures: 0 },
+    });
   });
 });
