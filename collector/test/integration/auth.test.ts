@@ -129,6 +129,22 @@ describe('API keys in NATS KV', () => {
     );
   });
 
+  it('keeps following changes after the NATS server restarts', async () => {
+    const before = await a.create({ role: 'auditor', org: 'acme', name: 'before restart' });
+    await waitFor(() => b.verify(before.key), 5000, 'the key to reach b');
+    await nats.restart();
+    // The local copies answer while NATS is away and after it is back.
+    expect(b.verify(before.key)?.keyId).toBe(before.id);
+    const after = await waitFor(
+      () => a.create({ role: 'auditor', org: 'acme', name: 'after restart' }),
+      20_000,
+      'NATS to take writes again',
+    );
+    await waitFor(() => b.verify(after.key), 20_000, 'a key made after the restart to reach b');
+    await a.revoke(before.id);
+    await waitFor(() => b.verify(before.key) === undefined, 20_000, 'the revocation to reach b');
+  });
+
   it('a collector started later knows every key at once', async () => {
     const c = await keysOnNewConnection();
     const ids = a
