@@ -15,7 +15,8 @@ export { createTtlEnforcer } from './ttl.js';
 export type { RetentionApplied, TtlEnforcer, TtlEnforcerOptions } from './ttl.js';
 export {
   expiredPartitionsSql,
-  optimizePartitionSql,
+  materializeTtlSql,
+  pendingMutationsSql,
   restampSql,
   stampedRetentionSql,
   ttlTables,

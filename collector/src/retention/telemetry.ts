@@ -39,7 +39,7 @@ export interface TtlTelemetry {
   /** An org's existing rows were re-stamped (ALTER ... UPDATE retention_days). */
   rowsRestamped(org: string, storedDays: number, ms: number): void;
   restampFailed(org: string, err: unknown): void;
-  /** One enforcement pass finished: `partitions` held expired rows and were merged. */
+  /** One enforcement pass finished: `partitions` held expired rows and were rewritten. */
   enforced(partitions: number, ms: number): void;
   enforceFailed(err: unknown): void;
 }
@@ -56,8 +56,8 @@ export function createTtlTelemetry(log: Logger, registry: Registry = new Registr
     ['outcome'],
   );
   const partitions = registry.counter(
-    'connlog_collector_ttl_partitions_merged_total',
-    'Partitions merged by the TTL enforcer because they held expired rows',
+    'connlog_collector_ttl_partitions_rewritten_total',
+    'Partitions the TTL enforcer had ClickHouse rewrite (MATERIALIZE TTL) because they held expired rows',
   );
   const lastRun = registry.gauge(
     'connlog_collector_ttl_last_success_timestamp_seconds',

@@ -1,8 +1,8 @@
 /**
  * Makes retention real: re-stamps an org's existing rows when its retention changes,
- * and merges the partitions that hold expired rows so they disappear within a known
- * bound, in embedded mode too. ClickHouse TTL does the deleting; there is no
- * hand-made DELETE anywhere.
+ * and has ClickHouse apply TTL to the partitions that hold expired rows, so they
+ * disappear within a known bound, in embedded mode too. ClickHouse TTL does the
+ * deleting; there is no hand-made DELETE anywhere.
  *
  * Without this, expired rows go at the next TTL merge of their partition, which
  * ClickHouse schedules at most every `merge_with_ttl_timeout` per partition, and only
@@ -24,7 +24,8 @@ import { RetentionError } from './errors.js';
 import { createTtlTelemetry } from './telemetry.js';
 import {
   expiredPartitionsSql,
-  optimizePartitionSql,
+  materializeTtlSql,
+  pendingMutationsSql,
   restampSql,
   stampedRetentionSql,
   ttlTables,
@@ -42,15 +43,26 @@ export interface TtlEnforcerOptions {
    */
   intervalMs?: number;
   /**
-   * Partitions merged per pass at most; the rest wait for the next pass (oldest go
-   * first).
+   * Partitions rewritten per pass at most; the rest wait for the next pass (oldest
+   * go first).
    * @default 64
    */
   maxPartitionsPerRun?: number;
   /** @default "connlog" */
   database?: string;
-  /** Cluster name: ALTER and OPTIMIZE run ON CLUSTER on `sessions_local`. */
+  /** Cluster name: the ALTERs run ON CLUSTER on `sessions_local`. */
   cluster?: string;
+  /**
+   * How long to wait for ClickHouse to finish the mutations a change or a pass
+   * queued; past it the call fails with RETENTION_APPLY (ClickHouse goes on with them).
+   * @default 600000 (10 min)
+   */
+  mutationTimeoutMs?: number;
+  /**
+   * Poll interval while waiting for mutations.
+   * @default 250
+   */
+  mutationPollMs?: number;
   /**
    * The `retention_days` each org's rows should carry (`RetentionSettings.storedDays`;
    * 0 = the org's events are dropped). When given, `start()` re-stamps rows that
@@ -65,20 +77,23 @@ export interface RetentionApplied {
   days: number;
   /** The `retention_days` now on the org's rows; undefined when nothing was re-stamped (0). */
   storedDays: number | undefined;
-  /** Partitions merged afterwards because they held expired rows. */
-  partitionsMerged: number;
+  /** Partitions rewritten afterwards because they held expired rows. */
+  partitionsRewritten: number;
 }
 
 export interface TtlEnforcer {
   /** Reconcile once (when `expectedStoredDays` is set), then run a pass every `intervalMs`. */
   start(): void;
   /**
-   * Apply an org's new retention to its existing rows, then merge what expired. For
+   * Apply an org's new retention to its existing rows, then run a pass. For
    * `0` (do not store) existing rows are kept as they are: only new events are
    * dropped. Rejects with RETENTION_APPLY when ClickHouse refuses.
    */
   applyRetention(org: string, days: number): Promise<RetentionApplied>;
-  /** One pass now: merge every partition (up to the bound) that holds expired rows. */
+  /**
+   * One pass now: apply TTL to every partition (up to the bound) that holds expired
+   * rows; resolves with their number once ClickHouse is done.
+   */
   runOnce(): Promise<number>;
   /** Re-stamp orgs whose rows disagree with `expected`; returns the orgs re-stamped. */
   reconcile(expected: (org: string) => number): Promise<string[]>;
@@ -98,8 +113,18 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
   const { store, log } = options;
   const intervalMs = options.intervalMs ?? 3_600_000;
   const maxPartitions = options.maxPartitionsPerRun ?? 64;
+  const mutationTimeoutMs = options.mutationTimeoutMs ?? 600_000;
+  const mutationPollMs = options.mutationPollMs ?? 250;
   if (!Number.isInteger(intervalMs) || intervalMs < 0) {
     throw new RangeError(`intervalMs must be an integer >= 0, got ${intervalMs}`);
+  }
+  for (const [name, value] of [
+    ['mutationTimeoutMs', mutationTimeoutMs],
+    ['mutationPollMs', mutationPollMs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
+    }
   }
   if (!Number.isInteger(maxPartitions) || maxPartitions < 1) {
     throw new RangeError(`maxPartitionsPerRun must be an integer >= 1, got ${maxPartitions}`);
@@ -140,10 +165,41 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
     }
   };
 
+  /**
+   * Wait until the table has no unfinished mutation. The ALTERs return once their
+   * mutation is queued (see ttl_sql.ts); this is where the caller learns it is done.
+   */
+  const mutationsDone = async (what: string): Promise<void> => {
+    const { sql, params } = pendingMutationsSql(tables);
+    const deadline = Date.now() + mutationTimeoutMs;
+    for (;;) {
+      // count() is UInt64: a number from both stores, a string if a server quotes it.
+      let row: { pending: number | string; failure: string } | undefined;
+      try {
+        [row] = await store.query<{ pending: number | string; failure: string }>(sql, params);
+      } catch (err) {
+        throw new RetentionError('RETENTION_APPLY', `cannot follow the mutation to ${what}`, {
+          cause: err,
+        });
+      }
+      if (!row || Number(row.pending) === 0) return;
+      if (Date.now() >= deadline) {
+        const failure = row.failure === '' ? '' : `; last failure: ${row.failure}`;
+        throw new RetentionError(
+          'RETENTION_APPLY',
+          `the mutation to ${what} is still running after ${mutationTimeoutMs} ms (ClickHouse goes on with it)${failure}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, mutationPollMs));
+    }
+  };
+
   const restamp = async (org: string, stored: number): Promise<void> => {
     const t0 = Date.now();
+    const what = `re-stamp the rows of ${org}`;
     try {
-      await exec(restampSql(tables, org, stored), `re-stamp the rows of ${org}`);
+      await exec(restampSql(tables, org, stored), what);
+      await mutationsDone(what);
     } catch (err) {
       telemetry.restampFailed(org, err);
       throw err;
@@ -173,8 +229,9 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
         });
       }
       for (const { partition_id: id } of partitions) {
-        await exec(optimizePartitionSql(tables, id), `merge partition ${id}`);
+        await exec(materializeTtlSql(tables, id), `apply TTL to partition ${id}`);
       }
+      if (partitions.length > 0) await mutationsDone('apply TTL to expired partitions');
       telemetry.enforced(partitions.length, Date.now() - t0);
       return partitions.length;
     } catch (err) {
@@ -196,15 +253,16 @@ export function createTtlEnforcer(options: TtlEnforcerOptions): TtlEnforcer {
     if (closed) throw new RetentionError('RETENTION_CLOSED', 'TTL enforcer is closed');
     validateOrgId(org);
     validateRetentionDays(days, 'days');
-    if (days === RETENTION_DROP) return { org, days, storedDays: undefined, partitionsMerged: 0 };
+    if (days === RETENTION_DROP)
+      return { org, days, storedDays: undefined, partitionsRewritten: 0 };
     const stored = storedRetentionDays(days);
     latest.set(org, stored);
     catchUp.delete(org);
     await serial(() => restamp(org, latest.get(org) ?? stored));
-    const partitionsMerged = await runOnce();
+    const partitionsRewritten = await runOnce();
     // Re-stamped once more by the next pass, not by this one.
     catchUp.add(org);
-    return { org, days, storedDays: stored, partitionsMerged };
+    return { org, days, storedDays: stored, partitionsRewritten };
   };
 
   const reconcile = async (expected: (org: string) => number): Promise<string[]> => {

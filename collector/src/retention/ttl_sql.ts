@@ -62,8 +62,10 @@ export function ttlTables(options: TtlSqlOptions = {}): TtlTables {
  * are skipped). ClickHouse recomputes the TTL of the parts it rewrites, which already
  * drops rows that are now past their retention.
  *
- * `mutations_sync` makes the statement return when the mutation is done (2 = on every
- * replica of a cluster), so the caller knows the new retention holds.
+ * `mutations_sync = 0` (chDB defaults to 1): the statement returns once the mutation
+ * is queued and ClickHouse runs it in the background. Waiting in the statement would
+ * hold the embedded engine's connection, and with it every ingest INSERT, for as long
+ * as the mutation runs; the caller polls `pendingMutationsSql` instead.
  */
 export function restampSql(t: TtlTables, org: string, storedDays: number): Statement {
   return {
@@ -71,7 +73,7 @@ export function restampSql(t: TtlTables, org: string, storedDays: number): State
       `ALTER TABLE ${t.database}.${t.dataTable}${t.onCluster} ` +
       `UPDATE retention_days = {days:UInt16} ` +
       `WHERE org_id = {org:String} AND retention_days != {days:UInt16} ` +
-      `SETTINGS mutations_sync = ${t.cluster === undefined ? 1 : 2}`,
+      `SETTINGS mutations_sync = 0`,
     params: { org, days: storedDays },
   };
 }
@@ -93,15 +95,31 @@ export function expiredPartitionsSql(t: TtlTables, limit: number): Statement {
 }
 
 /**
- * Merge one partition now, which applies TTL: expired rows are gone when it returns.
- * FINAL because a plain OPTIMIZE may choose to do nothing (ClickHouse waits
- * `merge_with_ttl_timeout` between TTL merges of a partition); it also collapses the
- * partition's session versions, which ReplacingMergeTree would do later anyway.
+ * Apply TTL to one partition now: its parts are rewritten without their expired rows.
+ * A background mutation (not `OPTIMIZE ... FINAL`, which runs the merge inside the
+ * statement and so would hold the embedded engine's connection, delaying ingest
+ * INSERTs by the length of the merge). Not subject to `merge_with_ttl_timeout`.
  */
-export function optimizePartitionSql(t: TtlTables, partitionId: string): Statement {
+export function materializeTtlSql(t: TtlTables, partitionId: string): Statement {
   return {
-    sql: `OPTIMIZE TABLE ${t.database}.${t.dataTable}${t.onCluster} PARTITION ID {partition:String} FINAL`,
+    sql:
+      `ALTER TABLE ${t.database}.${t.dataTable}${t.onCluster} ` +
+      `MATERIALIZE TTL IN PARTITION ID {partition:String} SETTINGS mutations_sync = 0`,
     params: { partition: partitionId },
+  };
+}
+
+/** Mutations of the table not finished yet (on every replica of a cluster). */
+export function pendingMutationsSql(t: TtlTables): Statement {
+  const source =
+    t.cluster === undefined
+      ? 'system.mutations'
+      : `clusterAllReplicas(${t.cluster}, system.mutations)`;
+  return {
+    sql:
+      `SELECT count() AS pending, anyIf(latest_fail_reason, latest_fail_reason != '') AS failure ` +
+      `FROM ${source} WHERE database = {database:String} AND table = {table:String} AND NOT is_done`,
+    params: { database: t.database, table: t.dataTable },
   };
 }
 

@@ -4,7 +4,8 @@ import {
   RETENTION_MAX_DAYS,
   RetentionError,
   expiredPartitionsSql,
-  optimizePartitionSql,
+  materializeTtlSql,
+  pendingMutationsSql,
   restampSql,
   stampedRetentionSql,
   storedRetentionDays,
@@ -89,20 +90,21 @@ describe('TTL statements', () => {
     const statement = restampSql(ttlTables(), 'acme', 7);
     expect(statement.sql).toBe(
       'ALTER TABLE connlog.sessions UPDATE retention_days = {days:UInt16} ' +
-        'WHERE org_id = {org:String} AND retention_days != {days:UInt16} SETTINGS mutations_sync = 1',
+        'WHERE org_id = {org:String} AND retention_days != {days:UInt16} SETTINGS mutations_sync = 0',
     );
     expect(statement.params).toEqual({ org: 'acme', days: 7 });
   });
 
-  it('cluster: ON CLUSTER on the local table, waiting for every replica', () => {
+  it('cluster: ON CLUSTER on the local table, following mutations on every replica', () => {
     const t = ttlTables({ database: 'logs', cluster: 'main' });
     expect(restampSql(t, 'acme', 7).sql).toBe(
       'ALTER TABLE logs.sessions_local ON CLUSTER main UPDATE retention_days = {days:UInt16} ' +
-        'WHERE org_id = {org:String} AND retention_days != {days:UInt16} SETTINGS mutations_sync = 2',
+        'WHERE org_id = {org:String} AND retention_days != {days:UInt16} SETTINGS mutations_sync = 0',
     );
-    expect(optimizePartitionSql(t, '20260101').sql).toBe(
-      'OPTIMIZE TABLE logs.sessions_local ON CLUSTER main PARTITION ID {partition:String} FINAL',
+    expect(materializeTtlSql(t, '20260101').sql).toBe(
+      'ALTER TABLE logs.sessions_local ON CLUSTER main MATERIALIZE TTL IN PARTITION ID {partition:String} SETTINGS mutations_sync = 0',
     );
+    expect(pendingMutationsSql(t).sql).toContain('FROM clusterAllReplicas(main, system.mutations)');
     const parts = expiredPartitionsSql(t, 10);
     expect(parts.sql).toContain('FROM clusterAllReplicas(main, system.parts)');
     expect(parts.params).toEqual({ database: 'logs', table: 'sessions_local', limit: 10 });
@@ -122,10 +124,21 @@ describe('TTL statements', () => {
     expect(params).toEqual({ database: 'connlog', table: 'sessions', limit: 64 });
   });
 
-  it('merges a partition with the id as a parameter, never spliced', () => {
-    const { sql, params } = optimizePartitionSql(ttlTables(), "x'; DROP TABLE t; --");
-    expect(sql).toBe('OPTIMIZE TABLE connlog.sessions PARTITION ID {partition:String} FINAL');
+  it('applies TTL to a partition with the id as a parameter, never spliced', () => {
+    const { sql, params } = materializeTtlSql(ttlTables(), "x'; DROP TABLE t; --");
+    expect(sql).toBe(
+      'ALTER TABLE connlog.sessions MATERIALIZE TTL IN PARTITION ID {partition:String} SETTINGS mutations_sync = 0',
+    );
     expect(params).toEqual({ partition: "x'; DROP TABLE t; --" });
+  });
+
+  it('follows unfinished mutations of the data table', () => {
+    const { sql, params } = pendingMutationsSql(ttlTables());
+    expect(sql).toBe(
+      "SELECT count() AS pending, anyIf(latest_fail_reason, latest_fail_reason != '') AS failure " +
+        'FROM system.mutations WHERE database = {database:String} AND table = {table:String} AND NOT is_done',
+    );
+    expect(params).toEqual({ database: 'connlog', table: 'sessions' });
   });
 
   it('refuses database and cluster names that are not identifiers', () => {
