@@ -16,12 +16,28 @@ export const API_ERRORS = {
     message: 'org must be 1-64 characters of letters, digits, "_" or "-"',
   },
   INVALID_SESSION_ID: { status: 400, message: 'session id must be a UUID' },
+  INVALID_BODY: { status: 400, message: 'the request body is not valid' },
   UNAUTHORIZED: { status: 401, message: 'authentication required' },
+  FORBIDDEN: { status: 403, message: 'this API key may not do this' },
   NOT_FOUND: { status: 404, message: 'no such route' },
   SESSION_NOT_FOUND: { status: 404, message: 'no session with this id in this org' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed on this route' },
+  BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  UPGRADE_REQUIRED: {
+    status: 426,
+    message: 'this route is a WebSocket: send a WebSocket upgrade request',
+  },
   INTERNAL: { status: 500, message: 'internal error; the collector log has the details' },
+  NOT_CONFIGURED: { status: 501, message: 'this feature is not configured on this collector' },
   STORE_BUSY: { status: 503, message: 'the store is busy with other queries; retry shortly' },
+  TOO_MANY_LIVE_CLIENTS: {
+    status: 503,
+    message: 'this collector has as many live tail clients as it accepts; retry later',
+  },
+  SETTINGS_UNAVAILABLE: {
+    status: 503,
+    message: 'the settings store (NATS KV) cannot be reached; retry shortly',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;
@@ -63,7 +79,7 @@ export function invalidFilter(param: string, why: string): ApiError {
  */
 export const SQL_ERRORS = {
   SYNTAX_ERROR: { code: 62, status: 400, message: 'the statement does not parse' },
-  EMPTY_QUERY: { code: 62, status: 400, message: 'Empty query' },
+  EMPTY_QUERY: { code: 62, status: 400, name: 'SYNTAX_ERROR', message: 'Empty query' },
   UNKNOWN_DATABASE: { code: 81, status: 400, message: 'unknown database' },
   UNKNOWN_SETTING: {
     code: 115,
@@ -84,12 +100,23 @@ export const SQL_ERRORS = {
   },
   NOT_IMPLEMENTED: { code: 48, status: 400, message: 'not supported by this endpoint' },
   REQUIRED_PASSWORD: { code: 194, status: 401, message: 'authentication required' },
+  AUTHENTICATION_FAILED: { code: 516, status: 401, message: 'invalid or revoked API key' },
+  ORG_SCOPE: {
+    code: 497,
+    status: 403,
+    name: 'ACCESS_DENIED',
+    message:
+      'the SQL endpoint reads every org: it needs an API key scoped to all orgs (*); use the REST API with an org key',
+  },
   TOO_MANY_SIMULTANEOUS_QUERIES: {
     code: 202,
     status: 503,
     message: 'too many queries are waiting for the store; retry shortly',
   },
-} as const satisfies Record<string, { code: number; status: number; message: string }>;
+} as const satisfies Record<
+  string,
+  { code: number; status: number; message: string; name?: string }
+>;
 
 export type SqlErrorName = keyof typeof SQL_ERRORS;
 
@@ -111,7 +138,8 @@ export class SqlEndpointError extends Error {
     super(message, options);
     this.clickhouseCode = SQL_ERRORS[kind].code;
     this.status = SQL_ERRORS[kind].status;
-    this.clickhouseName = kind === 'EMPTY_QUERY' ? 'SYNTAX_ERROR' : kind;
+    const entry: { name?: string; code: number } = SQL_ERRORS[kind];
+    this.clickhouseName = entry.name ?? kind;
   }
 }
 

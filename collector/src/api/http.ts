@@ -69,3 +69,10 @@ export async function writeChunk(
   if (res.write(chunk)) return;
   await once(res, 'drain', { signal });
 }
+
+/** The query parameters as `{ name: [values] }`, for the admin log and the live hello. */
+export function queryObject(search: URLSearchParams): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const name of new Set(search.keys())) out[name] = search.getAll(name);
+  return out;
+}

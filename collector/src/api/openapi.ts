@@ -1,4 +1,6 @@
 import { CLOSE_REASON_NAMES, PROTOCOL_NAMES } from '@connlog/proto';
+import { ACTOR_TYPES, ADMIN_ACTIONS, ADMIN_QUERY_MAX_LIMIT, OUTCOMES } from '../admin/index.js';
+import { RETENTION_MAX_DAYS } from '../retention/index.js';
 import { API_ERRORS } from './errors.js';
 import { COUNT_CAP, DEFAULT_LIMIT, MAX_LIMIT, MAX_VALUES_PER_FILTER } from './filters/parse.js';
 
@@ -92,6 +94,76 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
+/** 401/403 of every route that needs a key (with API keys enabled). */
+const authResponses = {
+  '401': {
+    ...errorResponse(
+      'UNAUTHORIZED: no API key, or not a valid one. Carries WWW-Authenticate: Bearer.',
+    ),
+    headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+  },
+  '403': errorResponse("FORBIDDEN: the key's role or org does not allow this."),
+};
+
+const liveFilterParameters = filterParameters.filter((p) => p.name !== 'from' && p.name !== 'to');
+
+const adminFilterParameters = [
+  {
+    name: 'from',
+    in: 'query',
+    description: 'Actions at or after this instant (RFC 3339 or unix seconds).',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'to',
+    in: 'query',
+    description: 'Actions before this instant (exclusive).',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'action',
+    in: 'query',
+    ...stringArray('Action.', { type: 'string', enum: Object.keys(ADMIN_ACTIONS) }),
+  },
+  { name: 'actor', in: 'query', ...stringArray('Actor name or id (API key id).') },
+  {
+    name: 'actorType',
+    in: 'query',
+    ...stringArray('Actor type.', { type: 'string', enum: ACTOR_TYPES }),
+  },
+  {
+    name: 'outcome',
+    in: 'query',
+    ...stringArray('Outcome.', { type: 'string', enum: OUTCOMES }),
+  },
+];
+
+const adminOrgParameter = {
+  ...orgParameter,
+  description: 'Organization id, or * for every org (needs a key scoped to all orgs).',
+  schema: { type: 'string', pattern: '^([A-Za-z0-9_-]{1,64}|\\*)$' },
+};
+
+const retentionSchema = {
+  type: 'object',
+  properties: {
+    org: { type: 'string' },
+    days: {
+      type: 'integer',
+      description: `-1 keep forever, 0 do not store, 1-${RETENTION_MAX_DAYS} days.`,
+    },
+    source: {
+      type: 'string',
+      enum: ['org', 'default'],
+      description: 'Whether the org has a setting of its own.',
+    },
+    defaultDays: { type: 'integer' },
+    updatedAt: { type: ['string', 'null'], format: 'date-time' },
+    updatedBy: { type: ['string', 'null'] },
+  },
+  required: ['org', 'days', 'source', 'defaultDays', 'updatedAt', 'updatedBy'],
+};
+
 const sqlParameters = [
   {
     name: 'query',
@@ -141,6 +213,18 @@ const sqlResponses = {
     headers: { 'X-ClickHouse-Exception-Code': { schema: { type: 'string' } } },
     content: { 'text/plain': { schema: { type: 'string' } } },
   },
+  '401': {
+    description:
+      'No API key (code 194 REQUIRED_PASSWORD) or not a valid one (code 516 AUTHENTICATION_FAILED); WWW-Authenticate: Basic.',
+    headers: { 'X-ClickHouse-Exception-Code': { schema: { type: 'string' } } },
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  },
+  '403': {
+    description:
+      'Code 497 ACCESS_DENIED: the key is limited to one org; the SQL endpoint reads every org.',
+    headers: { 'X-ClickHouse-Exception-Code': { schema: { type: 'string' } } },
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  },
   '500': {
     description: 'Engine failure, same body shape.',
     headers: { 'X-ClickHouse-Exception-Code': { schema: { type: 'string' } } },
@@ -186,12 +270,14 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'connlog collector API',
       version: '1',
       description:
-        'Network logs of proxied TCP/UDP sessions: list, fetch, export, and a read-only SQL endpoint. Authentication (API keys) is not enforced yet.',
+        'Network logs of proxied TCP/UDP sessions: list, fetch, export, live tail, retention, the admin action log, and a read-only SQL endpoint. With API keys enabled, every operation without its own `security: []` needs a key (roles admin and auditor, scoped to one org or to all).',
     },
+    security: [{ bearer: [] }],
     paths: {
       '/healthz': {
         get: {
           operationId: 'health',
+          security: [],
           summary: 'Health of the collector',
           responses: {
             '200': {
@@ -208,6 +294,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           operationId: 'metrics',
+          security: [],
           summary: 'Prometheus metrics',
           responses: {
             '200': {
@@ -220,6 +307,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/openapi.json': {
         get: {
           operationId: 'openapi',
+          security: [],
           summary: 'This document',
           responses: {
             '200': {
@@ -265,6 +353,7 @@ export function openApiDocument(): Record<string, unknown> {
             '400': errorResponse(
               'INVALID_ORG, INVALID_FILTER, INVALID_PARAMETER or UNKNOWN_PARAMETER',
             ),
+            ...authResponses,
           },
         },
       },
@@ -280,6 +369,7 @@ export function openApiDocument(): Record<string, unknown> {
               content: { 'text/csv': { schema: { type: 'string' } } },
             },
             '400': errorResponse('INVALID_ORG, INVALID_FILTER or UNKNOWN_PARAMETER'),
+            ...authResponses,
           },
         },
       },
@@ -304,13 +394,156 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             '400': errorResponse('INVALID_ORG or INVALID_SESSION_ID'),
+            ...authResponses,
             '404': errorResponse('SESSION_NOT_FOUND'),
+          },
+        },
+      },
+      '/api/v1/orgs/{org}/network-logs/live': {
+        get: {
+          operationId: 'tailNetworkLogs',
+          summary: 'Live tail over WebSocket: sessions as they are stored',
+          description:
+            'A WebSocket upgrade (RFC 6455). The server sends JSON text messages: first {"type":"hello","org","filters","limits"}, then {"type":"session","data":<NetworkLogItem>} for every stored version of a matching session (start, updates, end). A client that falls behind its bounds is closed with 1013 "slow consumer"; shutdown closes with 1001. Takes the list filters except from/to.',
+          parameters: [orgParameter, ...liveFilterParameters],
+          responses: {
+            '101': { description: 'Switching Protocols: the tail runs.' },
+            '400': errorResponse('INVALID_ORG, INVALID_FILTER or UNKNOWN_PARAMETER (from, to)'),
+            ...authResponses,
+            '426': errorResponse('UPGRADE_REQUIRED: a plain request, not a WebSocket upgrade'),
+            '503': errorResponse('TOO_MANY_LIVE_CLIENTS'),
+          },
+        },
+      },
+      '/api/v1/orgs/{org}/retention': {
+        get: {
+          operationId: 'getRetention',
+          summary: "The org's retention in days (admin role)",
+          parameters: [orgParameter],
+          responses: {
+            '200': {
+              description: 'The retention in force',
+              content: { 'application/json': { schema: retentionSchema } },
+            },
+            '400': errorResponse('INVALID_ORG'),
+            ...authResponses,
+            '501': errorResponse('NOT_CONFIGURED'),
+          },
+        },
+        put: {
+          operationId: 'setRetention',
+          summary:
+            "Set the org's retention (admin role); applied to existing rows too; recorded in the admin log",
+          parameters: [orgParameter],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    days: {
+                      type: 'integer',
+                      minimum: -1,
+                      maximum: RETENTION_MAX_DAYS,
+                      description: '-1 keep forever, 0 do not store, otherwise days.',
+                    },
+                  },
+                  required: ['days'],
+                  additionalProperties: false,
+                },
+              },
+            },
+          },
+          responses: {
+            '200': {
+              description: 'Stored; existingRows says what happened to the rows already stored',
+              content: {
+                'application/json': {
+                  schema: {
+                    ...retentionSchema,
+                    properties: {
+                      ...retentionSchema.properties,
+                      existingRows: {
+                        type: 'object',
+                        properties: {
+                          state: {
+                            type: 'string',
+                            enum: ['unchanged', 'restamped', 'pending', 'failed'],
+                          },
+                          storedDays: { type: 'integer' },
+                          partitionsRewritten: { type: 'integer' },
+                          error: { type: 'string' },
+                        },
+                        required: ['state'],
+                      },
+                    },
+                  },
+                },
+              },
+            },
+            '400': errorResponse('INVALID_ORG or INVALID_BODY (param names the field, e.g. days)'),
+            ...authResponses,
+            '413': errorResponse('BODY_TOO_LARGE'),
+            '501': errorResponse('NOT_CONFIGURED'),
+            '503': errorResponse('SETTINGS_UNAVAILABLE'),
+          },
+        },
+      },
+      '/api/v1/orgs/{org}/admin-actions': {
+        get: {
+          operationId: 'listAdminActions',
+          summary: 'The admin action log, newest first, with keyset pagination',
+          parameters: [
+            adminOrgParameter,
+            ...adminFilterParameters,
+            {
+              name: 'limit',
+              in: 'query',
+              description: `Page size, 1-${ADMIN_QUERY_MAX_LIMIT}. Default 100.`,
+              schema: { type: 'integer', minimum: 1, maximum: ADMIN_QUERY_MAX_LIMIT, default: 100 },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              description: 'nextCursor of the previous page, unchanged.',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'A page',
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/AdminActionPage' } },
+              },
+            },
+            '400': errorResponse(
+              'INVALID_ORG, INVALID_FILTER, INVALID_PARAMETER or UNKNOWN_PARAMETER',
+            ),
+            ...authResponses,
+          },
+        },
+      },
+      '/api/v1/orgs/{org}/admin-actions/export': {
+        get: {
+          operationId: 'exportAdminActions',
+          summary: 'The admin action log as CSV, newest first, streamed',
+          parameters: [adminOrgParameter, ...adminFilterParameters],
+          responses: {
+            '200': {
+              description:
+                'CSV with a header row: timestamp, org_id, action, actor_type, actor, actor_id, outcome, metadata.',
+              content: { 'text/csv': { schema: { type: 'string' } } },
+            },
+            '400': errorResponse('INVALID_ORG, INVALID_FILTER or UNKNOWN_PARAMETER'),
+            ...authResponses,
           },
         },
       },
       '/sql/ping': {
         get: {
           operationId: 'sqlPing',
+          security: [],
           summary: 'Liveness probe for ClickHouse clients',
           responses: {
             '200': {
@@ -325,6 +558,7 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: 'sqlGet',
           summary: 'Read-only SQL (ClickHouse HTTP interface subset), statement in ?query=',
           parameters: sqlParameters,
+          security: [{ basic: [] }, { clickhouseKey: [] }, { bearer: [] }],
           responses: sqlResponses,
         },
         post: {
@@ -332,12 +566,65 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Read-only SQL, statement in the body (appended to ?query= when both are given)',
           parameters: sqlParameters,
           requestBody: { content: { 'text/plain': { schema: { type: 'string' } } } },
+          security: [{ basic: [] }, { clickhouseKey: [] }, { bearer: [] }],
           responses: sqlResponses,
         },
       },
     },
     components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key (clk_<id>_<secret>) as Authorization: Bearer <key>.',
+        },
+        basic: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'For /sql: the API key as the password (any user name), as ClickHouse clients send it.',
+        },
+        clickhouseKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'X-ClickHouse-Key',
+          description: "For /sql: the API key in ClickHouse's own header.",
+        },
+      },
       schemas: {
+        AdminActionPage: {
+          type: 'object',
+          properties: {
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  timestamp: { type: 'string', format: 'date-time' },
+                  orgId: { type: 'string', description: "'' for actions across orgs" },
+                  action: { type: 'string', enum: Object.keys(ADMIN_ACTIONS) },
+                  actorType: { type: 'string', enum: ACTOR_TYPES },
+                  actor: { type: 'string' },
+                  actorId: { type: 'string' },
+                  outcome: { type: 'string', enum: OUTCOMES },
+                  metadata: { type: 'object' },
+                },
+                required: [
+                  'timestamp',
+                  'orgId',
+                  'action',
+                  'actorType',
+                  'actor',
+                  'actorId',
+                  'outcome',
+                  'metadata',
+                ],
+              },
+            },
+            nextCursor: { type: ['string', 'null'] },
+          },
+          required: ['items', 'nextCursor'],
+        },
         NetworkLogItem: {
           type: 'object',
           properties: itemProperties,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Principal } from './auth.js';
+import type { AdminAction } from '../admin/index.js';
+import type { Access, Principal, Scope } from './auth.js';
 
 /**
  * A tiny router: routes are (method, path template) pairs such as
@@ -28,8 +29,12 @@ export interface Route {
   path: string;
   /** Metric label: a constant per route, so the label set stays bounded. */
   name: string;
-  /** Served without authentication (health, metrics, API description). */
-  open?: boolean;
+  /** What the caller needs: `open` (health, API description), `any` valid key, or an action. */
+  access: Access;
+  /** Org the access is checked against. @default 'path' (the `{org}` segment) */
+  scope?: Scope;
+  /** Admin action recorded (outcome `denied`) when a key is refused this route. */
+  audit?: AdminAction;
   /** Errors raised outside the handler (auth, crashes) in ClickHouse's shape, for `/sql`. */
   clickhouseErrors?: boolean;
   handle(ctx: RequestContext): Promise<void>;

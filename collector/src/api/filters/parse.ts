@@ -236,3 +236,31 @@ export function parseExportQuery(search: URLSearchParams, nowMs: number): Networ
   checkNames(search, EXPORT_PARAMS);
   return parseFilters(search, nowMs);
 }
+
+/** The live tail's filters: those of the list route without the time window. */
+export type LiveFilters = Omit<NetworkLogFilters, 'fromMs' | 'toMs'>;
+
+/** Parameters of the live tail: `from`/`to` make no sense for rows still to come. */
+export const LIVE_PARAMS: readonly string[] = FILTER_PARAMS.filter(
+  (p) => p !== 'from' && p !== 'to',
+);
+const LIVE_PARAM_SET = new Set<string>(LIVE_PARAMS);
+
+/**
+ * `GET …/network-logs/live`: the list filters minus `from`/`to`, which are refused
+ * (UNKNOWN_PARAMETER) rather than ignored, so a client never believes it set a window.
+ */
+export function parseLiveQuery(search: URLSearchParams): LiveFilters {
+  for (const name of ['from', 'to']) {
+    if (search.has(name)) {
+      throw new ApiError(
+        'UNKNOWN_PARAMETER',
+        `${name}: the live tail takes no time window (it sends sessions as they are stored); use the list route for the past`,
+        name,
+      );
+    }
+  }
+  checkNames(search, LIVE_PARAM_SET);
+  const { fromMs: _from, toMs: _to, ...filters } = parseFilters(search, 0);
+  return filters;
+}

@@ -3,7 +3,7 @@ import { csvLine } from '../csv.js';
 import { parseExportQuery } from '../filters/parse.js';
 import { QueryParams } from '../filters/params.js';
 import { buildWhere } from '../filters/sql.js';
-import { writeChunk } from '../http.js';
+import { queryObject, writeChunk } from '../http.js';
 import { splitLines } from '../lines.js';
 import type { RequestContext, Route } from '../router.js';
 import type { RouteDeps } from '../types.js';
@@ -37,37 +37,76 @@ FROM ${deps.store.database}.network_logs
 WHERE ${where.sql}
 ORDER BY started_at DESC, session_id DESC`;
   const started = performance.now();
+  const outcome = { rows: 0, failed: false };
+  try {
+    await streamCsv(
+      deps,
+      ctx,
+      { sql, where, filename: exportFilename(org, filters, now) },
+      outcome,
+    );
+  } catch (err) {
+    outcome.failed = !ctx.signal.aborted;
+    throw err;
+  } finally {
+    deps.telemetry.exportFinished({
+      org,
+      rows: outcome.rows,
+      aborted: ctx.signal.aborted,
+      seconds: (performance.now() - started) / 1000,
+    });
+    deps.audit.record({
+      action: 'logs.export',
+      outcome: outcome.failed ? 'error' : 'success',
+      orgId: org,
+      principal: ctx.principal,
+      req: ctx.req,
+      metadata: {
+        filters: queryObject(ctx.url.searchParams),
+        rows: outcome.rows,
+        aborted: ctx.signal.aborted,
+      },
+    });
+  }
+}
+
+function exportFilename(org: string, filters: { fromMs: number; toMs?: number }, now: number) {
+  return `connlog-${org}-${fileTime(filters.fromMs)}-${fileTime(filters.toMs ?? now)}.csv`;
+}
+
+async function streamCsv(
+  deps: RouteDeps,
+  ctx: RequestContext,
+  query: { sql: string; where: { params: Record<string, unknown> }; filename: string },
+  outcome: { rows: number },
+): Promise<void> {
   const lines = splitLines(
-    deps.store.queryStream(sql, where.params, 'JSONEachRow', {
+    deps.store.queryStream(query.sql, query.where.params, 'JSONEachRow', {
       readonly: true,
       signal: ctx.signal,
     }),
   );
-  // Pull the first line before the headers go out, so a failing query still gets
-  // a proper error status instead of a truncated 200.
-  const first = await lines.next();
-
-  const filename = `connlog-${org}-${fileTime(filters.fromMs)}-${fileTime(filters.toMs ?? now)}.csv`;
-  ctx.res.writeHead(200, {
-    'content-type': 'text/csv; charset=utf-8; header=present',
-    'content-disposition': `attachment; filename="${filename}"`,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-
-  let rows = 0;
-  let batch = csvLine(ITEM_FIELDS);
-  const emit = async (line: string): Promise<void> => {
-    const item = rowToItem(JSON.parse(line) as Record<string, unknown>);
-    batch += csvLine(ITEM_FIELDS.map((field) => item[field]));
-    rows += 1;
-    if (batch.length >= WRITE_BATCH_CHARS) {
-      const out = batch;
-      batch = '';
-      await writeChunk(ctx.res, out, ctx.signal);
-    }
-  };
   try {
+    // Pull the first line before the headers go out, so a failing query still gets
+    // a proper error status instead of a truncated 200.
+    const first = await lines.next();
+    ctx.res.writeHead(200, {
+      'content-type': 'text/csv; charset=utf-8; header=present',
+      'content-disposition': `attachment; filename="${query.filename}"`,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    let batch = csvLine(ITEM_FIELDS);
+    const emit = async (line: string): Promise<void> => {
+      const item = rowToItem(JSON.parse(line) as Record<string, unknown>);
+      batch += csvLine(ITEM_FIELDS.map((field) => item[field]));
+      outcome.rows += 1;
+      if (batch.length >= WRITE_BATCH_CHARS) {
+        const out = batch;
+        batch = '';
+        await writeChunk(ctx.res, out, ctx.signal);
+      }
+    };
     if (!first.done) await emit(first.value);
     for await (const line of lines) {
       if (ctx.signal.aborted) break;
@@ -79,12 +118,6 @@ ORDER BY started_at DESC, session_id DESC`;
   } finally {
     // Releases the store's stream if the loop ended early.
     await lines.return(undefined);
-    deps.telemetry.exportFinished({
-      org,
-      rows,
-      aborted: ctx.signal.aborted,
-      seconds: (performance.now() - started) / 1000,
-    });
   }
 }
 
@@ -93,6 +126,8 @@ export function exportRoute(deps: RouteDeps): Route {
     method: 'GET',
     path: `${NETWORK_LOGS_PATH}/export`,
     name: 'network_logs_export',
+    access: 'export',
+    audit: 'logs.export',
     handle: (ctx) => exportCsv(deps, ctx),
   };
 }

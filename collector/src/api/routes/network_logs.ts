@@ -12,11 +12,15 @@ import type { RouteDeps } from '../types.js';
 
 export const NETWORK_LOGS_PATH = '/api/v1/orgs/{org}/network-logs';
 
-/** The `{org}` path segment, validated with the same rule as NATS subject tokens. */
-export function orgParam(ctx: RequestContext): string {
-  const org = ctx.params.org ?? '';
-  if (!isValidToken(org)) throw new ApiError('INVALID_ORG', undefined, 'org');
+/** An org id, validated with the same rule as NATS subject tokens. */
+export function validOrg(org: string | undefined): string {
+  if (org === undefined || !isValidToken(org)) throw new ApiError('INVALID_ORG', undefined, 'org');
   return org;
+}
+
+/** The `{org}` path segment, validated. */
+export function orgParam(ctx: RequestContext): string {
+  return validOrg(ctx.params.org);
 }
 
 async function list(deps: RouteDeps, ctx: RequestContext): Promise<void> {
@@ -79,20 +83,40 @@ LIMIT 1`;
   sendJson(ctx.res, 200, rowToItem(row));
 }
 
-/** `GET …/network-logs` and `GET …/network-logs/{sessionId}` (export lives in export.ts). */
-export function networkLogRoutes(deps: RouteDeps): { list: Route; get: Route } {
+/** The live tail's route name: the server hands WebSocket upgrades for it to the live tail. */
+export const LIVE_ROUTE = 'network_logs_live';
+
+/**
+ * `GET …/network-logs`, `GET …/network-logs/{sessionId}`, and `GET …/network-logs/live`
+ * as a plain request (the WebSocket upgrade is served by live/hub.ts; a request
+ * without one gets 426). Export lives in export.ts.
+ */
+export function networkLogRoutes(deps: RouteDeps): { list: Route; get: Route; live: Route } {
   return {
     list: {
       method: 'GET',
       path: NETWORK_LOGS_PATH,
       name: 'network_logs_list',
+      access: 'read',
       handle: (ctx) => list(deps, ctx),
     },
     get: {
       method: 'GET',
       path: `${NETWORK_LOGS_PATH}/{sessionId}`,
       name: 'network_logs_get',
+      access: 'read',
       handle: (ctx) => getOne(deps, ctx),
+    },
+    live: {
+      method: 'GET',
+      path: `${NETWORK_LOGS_PATH}/live`,
+      name: LIVE_ROUTE,
+      access: 'read',
+      handle: (ctx) => {
+        orgParam(ctx);
+        ctx.res.setHeader('upgrade', 'websocket');
+        return Promise.reject(new ApiError('UPGRADE_REQUIRED'));
+      },
     },
   };
 }

@@ -7,6 +7,8 @@ import { PROTECTED_SETTINGS, classifyStatement } from '../sql/classify.js';
 import { toClickHouseError } from '../sql/engine_error.js';
 import { DEFAULT_FORMAT, contentTypeOf, isFormatName } from '../sql/formats.js';
 import { isUnstreamable, selectRows } from '../sql/replay.js';
+import type { Outcome } from '../../admin/index.js';
+import type { SqlOutcome } from '../telemetry.js';
 import type { RouteDeps } from '../types.js';
 
 /**
@@ -24,7 +26,8 @@ const QUERY_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * URL parameters ClickHouse clients send that concern the transport, not the
- * result; accepted and ignored. (`user`/`password` are ignored until API keys land.)
+ * result; accepted and ignored. `user`/`password` are ignored too: credentials in URLs
+ * end up in access logs, so the key must come as basic auth or `X-ClickHouse-Key`.
  */
 const TRANSPORT_PARAMS = new Set([
   'query_id',
@@ -47,6 +50,14 @@ const TRANSPORT_PARAMS = new Set([
   'add_http_cors_header',
   'cancel_http_readonly_queries_on_client_close',
 ]);
+
+/** Admin log outcome of a statement: refused by the read-only check is a denial. */
+const AUDIT_OUTCOMES: Record<SqlOutcome, Outcome> = {
+  ok: 'success',
+  aborted: 'success',
+  refused: 'denied',
+  failed: 'error',
+};
 
 interface SqlRequest {
   text: string;
@@ -166,6 +177,28 @@ async function runSql(deps: RouteDeps, ctx: RequestContext): Promise<void> {
   const { res } = ctx;
   let request: SqlRequest | undefined;
   let keyword: string | undefined;
+  let resultBytes = 0;
+  const report = (
+    outcome: SqlOutcome,
+    details: { keyword?: string; code?: number; chars: number },
+  ): void => {
+    deps.telemetry.sqlStatement(outcome, details);
+    const metadata: Record<string, unknown> = {
+      query: request?.text ?? '',
+      resultBytes,
+      aborted: outcome === 'aborted',
+    };
+    if (request) metadata.queryId = request.queryId;
+    if (details.code !== undefined) metadata.code = details.code;
+    deps.audit.record({
+      action: 'sql.query',
+      outcome: AUDIT_OUTCOMES[outcome],
+      orgId: '',
+      principal: ctx.principal,
+      req: ctx.req,
+      metadata,
+    });
+  };
   try {
     request = await readRequest(deps, ctx);
     if (request.text === '' && ctx.req.method === 'GET') {
@@ -201,7 +234,7 @@ async function runSql(deps: RouteDeps, ctx: RequestContext): Promise<void> {
       }
     } catch (err) {
       const code = sendClickHouseError(res, err, request.queryId);
-      deps.telemetry.sqlStatement('failed', { keyword, code, chars: request.text.length });
+      report('failed', { keyword, code, chars: request.text.length });
       return;
     }
     res.writeHead(200, {
@@ -214,6 +247,7 @@ async function runSql(deps: RouteDeps, ctx: RequestContext): Promise<void> {
     });
     try {
       while (!next.done && !ctx.signal.aborted) {
+        resultBytes += next.value.length;
         await writeChunk(res, next.value, ctx.signal);
         next = await chunks.next();
       }
@@ -223,21 +257,21 @@ async function runSql(deps: RouteDeps, ctx: RequestContext): Promise<void> {
       // exception to the body, then cut the connection so the response cannot be
       // mistaken for a complete one.
       const ch = toClickHouseError(err);
-      deps.telemetry.sqlStatement('failed', { keyword, code: ch.code, chars: request.text.length });
+      report('failed', { keyword, code: ch.code, chars: request.text.length });
       res.write(`\n${ch.text}`, () => res.destroy());
       return;
     } finally {
       await chunks.return?.();
     }
     if (ctx.signal.aborted) {
-      deps.telemetry.sqlStatement('aborted', { keyword, chars: request.text.length });
+      report('aborted', { keyword, chars: request.text.length });
       return;
     }
     res.end();
-    deps.telemetry.sqlStatement('ok', { keyword, chars: request.text.length });
+    report('ok', { keyword, chars: request.text.length });
   } catch (err) {
     if (ctx.signal.aborted) {
-      deps.telemetry.sqlStatement('aborted', { chars: request?.text.length ?? 0 });
+      report('aborted', { chars: request?.text.length ?? 0 });
       return;
     }
     if (res.headersSent) throw err;
@@ -248,7 +282,7 @@ async function runSql(deps: RouteDeps, ctx: RequestContext): Promise<void> {
       chars: request?.text.length ?? 0,
     };
     if (keyword !== undefined) details.keyword = keyword;
-    deps.telemetry.sqlStatement(outcome, details);
+    report(outcome, details);
   }
 }
 
@@ -258,7 +292,7 @@ export function sqlRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       path: '/sql/ping',
       name: 'sql_ping',
-      open: true,
+      access: 'open',
       handle: ({ res }) => {
         sendText(res, 200, 'text/plain; charset=UTF-8', 'Ok.\n');
         return Promise.resolve();
@@ -268,6 +302,9 @@ export function sqlRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       path: '/sql',
       name: 'sql',
+      access: 'read',
+      scope: 'all',
+      audit: 'sql.query',
       clickhouseErrors: true,
       handle: (ctx) => runSql(deps, ctx),
     },
@@ -275,6 +312,9 @@ export function sqlRoutes(deps: RouteDeps): Route[] {
       method: 'POST',
       path: '/sql',
       name: 'sql',
+      access: 'read',
+      scope: 'all',
+      audit: 'sql.query',
       clickhouseErrors: true,
       handle: (ctx) => runSql(deps, ctx),
     },

@@ -11,7 +11,7 @@ export function systemRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       path: '/healthz',
       name: 'healthz',
-      open: true,
+      access: 'open',
       handle: ({ res }) => {
         const status = deps.health();
         sendJson(res, status.ok ? 200 : 503, status);
@@ -22,7 +22,7 @@ export function systemRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       path: '/metrics',
       name: 'metrics',
-      open: true,
+      access: deps.metricsAuth ? 'any' : 'open',
       handle: ({ res }) => {
         sendText(res, 200, PROMETHEUS_CONTENT_TYPE, deps.metrics.render());
         return Promise.resolve();
@@ -32,7 +32,7 @@ export function systemRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       path: '/api/v1/openapi.json',
       name: 'openapi',
-      open: true,
+      access: 'open',
       handle: ({ res }) => {
         sendJson(res, 200, openApiDocument());
         return Promise.resolve();
