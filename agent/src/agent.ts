@@ -6,6 +6,9 @@ import { pino, type Logger } from 'pino';
 import type { AgentConfig } from './config/options.js';
 import { AgentError, describeError } from './errors.js';
 import { HttpServer, type Health } from './http/server.js';
+import { IdentityError } from './identity/errors.js';
+import { createPeerMap, type PeerMap } from './identity/peer_map.js';
+import { IdentityTelemetry } from './identity/telemetry.js';
 import { SHUTDOWN_OUTCOME } from './proxy/close_reason.js';
 import type { ResourceProxy } from './proxy/proxy.js';
 import { TcpProxy } from './proxy/tcp.js';
@@ -65,6 +68,12 @@ export interface Agent {
    */
   close(): Promise<void>;
   status(): AgentStatus;
+  /**
+   * Re-read the peer map now (SIGHUP). Resolves true when the new map is in effect,
+   * false when the file was bad (the previous map is kept, logged) or no peer map is
+   * configured. Sessions already open keep their identity. Never rejects.
+   */
+  reloadPeerMap(): Promise<boolean>;
 }
 
 /** Build an agent from a validated config (see `loadConfig` / `parseConfig`). */
@@ -82,11 +91,13 @@ interface Running {
   publisher: Publisher;
   proxies: ResourceProxy[];
   http: HttpServer | undefined;
+  peerMap: PeerMap | undefined;
 }
 
 class AgentRuntime implements Agent {
   private readonly log: Logger;
   private readonly telemetry: Telemetry;
+  private readonly identityTelemetry: IdentityTelemetry;
   private state: AgentStatus['state'] = 'new';
   private agentId = '';
   private running: Running | undefined;
@@ -98,7 +109,21 @@ class AgentRuntime implements Agent {
     deps: AgentDeps,
   ) {
     this.log = deps.log ?? pino({ level: 'silent' });
-    this.telemetry = new Telemetry(this.log, deps.registry ?? new Registry());
+    const registry = deps.registry ?? new Registry();
+    this.telemetry = new Telemetry(this.log, registry);
+    this.identityTelemetry = new IdentityTelemetry(this.log, registry);
+  }
+
+  reloadPeerMap(): Promise<boolean> {
+    const peerMap = this.running?.peerMap;
+    if (peerMap === undefined) {
+      this.log.info(
+        { configured: this.config.peerMap !== undefined },
+        'peer map reload requested: no peer map in effect',
+      );
+      return Promise.resolve(false);
+    }
+    return peerMap.reload();
   }
 
   start(): Promise<void> {
@@ -154,11 +179,13 @@ class AgentRuntime implements Agent {
       );
     }
     this.agentId = config.agentId ?? loadOrCreateAgentId(config.spool.dir);
+    const peerMap = await this.loadPeerMap();
     const { spool, kind: spoolKind } = createSpool(config.spool, this.log);
     let opened;
     try {
       opened = await spool.open();
     } catch (err) {
+      peerMap?.close();
       throw new AgentError(
         'SPOOL_OPEN',
         `spool: cannot open ${config.spool.dir}: ${describeError(err)}`,
@@ -221,10 +248,11 @@ class AgentRuntime implements Agent {
       sink: batcher,
       telemetry,
     });
+    const identity = { peerMap, telemetry: this.identityTelemetry };
     const proxies: ResourceProxy[] = config.resources.map((resource) =>
       resource.protocol === 'udp'
-        ? new UdpProxy({ resource, recorder, telemetry })
-        : new TcpProxy({ resource, recorder, telemetry }),
+        ? new UdpProxy({ resource, recorder, telemetry, identity })
+        : new TcpProxy({ resource, recorder, telemetry, identity }),
     );
     const http =
       config.http.listen === ''
@@ -240,6 +268,7 @@ class AgentRuntime implements Agent {
       publisher,
       proxies,
       http,
+      peerMap,
     };
     this.running = running;
 
@@ -276,6 +305,24 @@ class AgentRuntime implements Agent {
       },
       'agent started',
     );
+  }
+
+  /** At startup the peer map must load: a bad file stops the agent naming the entry. */
+  private async loadPeerMap(): Promise<PeerMap | undefined> {
+    const file = this.config.peerMap?.file;
+    if (file === undefined) return undefined;
+    try {
+      const peerMap = await createPeerMap({
+        file,
+        log: this.log,
+        onReload: (event) => this.identityTelemetry.peerMapReloaded(event),
+      });
+      this.identityTelemetry.peerMapLoaded(peerMap.stats().entries);
+      return peerMap;
+    } catch (err) {
+      const message = err instanceof IdentityError ? err.message : describeError(err);
+      throw new AgentError('CONFIG_INVALID', `peerMap.file: ${message}`, { cause: err });
+    }
   }
 
   private readJournal(journal: OpenSessionsJournal) {
@@ -325,6 +372,7 @@ class AgentRuntime implements Agent {
   private async shutdown(r: Running, graceMs: number): Promise<void> {
     const { config, log } = this;
     await Promise.all(r.proxies.map((proxy) => proxy.stopAccepting()));
+    r.peerMap?.close();
     if (r.recorder.openCount > 0 && graceMs > 0) {
       await withTimeout(r.recorder.whenIdle(), graceMs);
     }

@@ -16,7 +16,7 @@ const EXIT_CONFIG = 2;
 /** `connlog-agent` entry point; the only place that calls `process.exit`. */
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('connlog-agent')
-    .description('connlog site agent: proxies TCP sessions and records each one')
+    .description('connlog site agent: proxies TCP and UDP sessions and records each one')
     .version(AGENT_VERSION)
     .exitOverride();
   const withConfigFlags = (command: Command): Command =>
@@ -96,6 +96,11 @@ async function run(options: RunOptions): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Installed before start: without a listener, SIGHUP would terminate the process.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the peer map');
+    void agent.reloadPeerMap();
+  });
   try {
     await agent.start();
   } catch (err) {

@@ -7,7 +7,10 @@ import { describeError } from './errors.js';
 export type PublishStage = 'journal' | 'spool' | 'connect' | 'publish';
 
 /** Why a UDP datagram was not forwarded: a closed set, used as a metric label. */
-export type UdpDropReason = 'flows_full' | 'queue_full' | 'closing' | 'send_failed';
+export type UdpDropReason = 'flows_full' | 'queue_full' | 'too_large' | 'closing' | 'send_failed';
+
+/** A condition that repeats per datagram is logged at most this often. */
+export const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** Why new sessions go unrecorded (the `reason` of a `RecordingGap`). */
 export type GapReason = 'spool_full' | 'buffer_full';
@@ -36,6 +39,8 @@ export class Telemetry {
   readonly spoolBatches: Gauge;
   readonly bufferBytes: Gauge;
   private readonly failing = new Set<string>();
+  /** Per resource and drop reason: when it was last logged, and drops since. */
+  private readonly dropLog = new Map<string, { loggedAt: number; since: number }>();
   private readonly unreachable = new Set<string>();
 
   constructor(
@@ -135,14 +140,23 @@ export class Telemetry {
     this.log.error({ resource: resourceId, err: describeError(err) }, 'accept failed');
   }
 
-  /** A datagram was not forwarded; counted, logged once per resource and reason. */
-  udpDropped(resourceId: string, reason: UdpDropReason): void {
+  /**
+   * A datagram was not forwarded: counted; logged at most once per resource and reason
+   * every `DROP_LOG_INTERVAL_MS`, with the number dropped since the previous line.
+   */
+  udpDropped(resourceId: string, reason: UdpDropReason, now = Date.now()): void {
     this.udpDrops.inc({ resource: resourceId, reason });
-    this.once(`udp:${resourceId}:${reason}`, () =>
-      this.log.warn(
-        { resource: resourceId, reason },
-        'dropping UDP datagrams (counted in metrics)',
-      ),
+    const key = `${resourceId}\u0000${reason}`;
+    const entry = this.dropLog.get(key);
+    if (entry !== undefined && now - entry.loggedAt < DROP_LOG_INTERVAL_MS) {
+      entry.since += 1;
+      return;
+    }
+    const dropped = (entry?.since ?? 0) + 1;
+    this.dropLog.set(key, { loggedAt: now, since: 0 });
+    this.log.warn(
+      { resource: resourceId, reason, dropped, intervalMs: DROP_LOG_INTERVAL_MS },
+      'dropping UDP datagrams (counted in metrics; logged at most once per interval)',
     );
   }
 

@@ -12,6 +12,8 @@ export const CONFIG_KEYS = {
     'publish',
     'http',
     'log',
+    'proxyProtocol',
+    'peerMap',
     'resources',
   ],
   nats: ['servers', 'user', 'pass', 'token', 'credsFile', 'name', 'inboxPrefix'],
@@ -27,14 +29,51 @@ export const CONFIG_KEYS = {
   ],
   http: ['listen'],
   log: ['level'],
-  resource: ['id', 'protocol', 'listen', 'target', 'dialTimeout', 'idleTimeout', 'maxFlows'],
+  proxyProtocol: [
+    'mode',
+    'trustedCidrs',
+    'headerTimeout',
+    'clientIdTlv',
+    'userIdTlv',
+    'uniqueIdAsClientId',
+    'maxHeaderBytes',
+  ],
+  peerMap: ['file'],
+  resource: [
+    'id',
+    'protocol',
+    'listen',
+    'target',
+    'dialTimeout',
+    'idleTimeout',
+    'maxFlows',
+    'maxDatagramBytes',
+    'proxyProtocol',
+  ],
 } as const;
 
 /** Dotted names of every leaf key (`nats.servers`, `resources[i].id`), for docs checks. */
 export function leafConfigKeys(): string[] {
-  const sections = new Set(['nats', 'spool', 'publish', 'http', 'log', 'resources']);
+  const sections = new Set([
+    'nats',
+    'spool',
+    'publish',
+    'http',
+    'log',
+    'proxyProtocol',
+    'peerMap',
+    'resources',
+  ]);
   const keys: string[] = CONFIG_KEYS.root.filter((key) => !sections.has(key));
-  for (const section of ['nats', 'spool', 'publish', 'http', 'log'] as const) {
+  for (const section of [
+    'nats',
+    'spool',
+    'publish',
+    'http',
+    'log',
+    'proxyProtocol',
+    'peerMap',
+  ] as const) {
     for (const key of CONFIG_KEYS[section]) keys.push(`${section}.${key}`);
   }
   for (const key of CONFIG_KEYS.resource) keys.push(`resources[i].${key}`);

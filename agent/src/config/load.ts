@@ -30,6 +30,9 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   CONNLOG_AGENT_SPOOL_DIR: 'spool.dir',
   CONNLOG_AGENT_HTTP_LISTEN: 'http.listen',
   CONNLOG_AGENT_LOG_LEVEL: 'log.level',
+  CONNLOG_AGENT_PROXY_PROTOCOL_MODE: 'proxyProtocol.mode',
+  CONNLOG_AGENT_PROXY_PROTOCOL_TRUSTED_CIDRS: 'proxyProtocol.trustedCidrs',
+  CONNLOG_AGENT_PEER_MAP_FILE: 'peerMap.file',
 };
 
 const FLAGS: Readonly<Record<keyof ConfigFlags, { key: string; flag: string }>> = {
@@ -41,7 +44,7 @@ const FLAGS: Readonly<Record<keyof ConfigFlags, { key: string; flag: string }>> 
   spoolDir: { key: 'spool.dir', flag: '--spool-dir' },
 };
 
-const LIST_KEYS = new Set(['nats.servers']);
+const LIST_KEYS = new Set(['nats.servers', 'proxyProtocol.trustedCidrs']);
 
 /**
  * Read the YAML file (when given), apply env vars then flags, validate. Throws

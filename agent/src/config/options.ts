@@ -35,6 +35,13 @@ export interface AgentConfig {
   readonly publish: PublishConfig;
   readonly http: HttpConfig;
   readonly log: LogConfig;
+  /**
+   * PROXY protocol settings for every resource; a resource's own `proxyProtocol` keys
+   * override these one by one. See docs/identity.md.
+   */
+  readonly proxyProtocol: ProxyProtocolConfig;
+  /** The peer map (source IP/CIDR → client id, user id); undefined when not configured. */
+  readonly peerMap: PeerMapConfig | undefined;
   /** The proxied resources. At least one; ids unique. */
   readonly resources: readonly ResourceConfig[];
 }
@@ -151,7 +158,7 @@ export interface ResourceConfig {
   /**
    * UDP only: a flow without a datagram in either direction for this long ends with
    * `idle_timeout`.
-   * @default 30000 (`"30s"`)
+   * @default 60000 (`"60s"`)
    */
   readonly idleTimeout: number;
   /**
@@ -160,4 +167,40 @@ export interface ResourceConfig {
    * @default 4096
    */
   readonly maxFlows: number;
+  /**
+   * UDP only: largest datagram payload forwarded, either way (after a PROXY header is
+   * stripped). Larger datagrams are dropped and counted; they start no flow.
+   * @default 65535 (nothing is dropped)
+   */
+  readonly maxDatagramBytes: number;
+  /** This resource's effective PROXY protocol settings (top level merged with its own keys). */
+  readonly proxyProtocol: ProxyProtocolConfig;
+}
+
+export type ProxyProtocolModeName = 'off' | 'optional' | 'required';
+
+/** PROXY protocol settings, validated (see docs/identity.md for the modes). */
+export interface ProxyProtocolConfig {
+  /** `off`, `optional` or `required`. @default "off" */
+  readonly mode: ProxyProtocolModeName;
+  /** Sources allowed to send a header, as written (IPs or CIDRs). Non-empty unless `off`. @default [] */
+  readonly trustedCidrs: readonly string[];
+  /** TCP: how long a connection may take to deliver its header, in ms (1..60000). @default 3000 (`"3s"`) */
+  readonly headerTimeout: number;
+  /** v2 TLV type carrying the client id. @default 225 (0xE1) */
+  readonly clientIdTlv: number;
+  /** v2 TLV type carrying the user id. @default 226 (0xE2) */
+  readonly userIdTlv: number;
+  /** Take `PP2_TYPE_UNIQUE_ID` (0x05) as the client id when the client id TLV is absent. @default false */
+  readonly uniqueIdAsClientId: boolean;
+  /** Largest v2 header accepted, in bytes (232..65551). @default 4096 (`"4KiB"`) */
+  readonly maxHeaderBytes: number;
+}
+
+export interface PeerMapConfig {
+  /**
+   * Path of the peer map file (YAML or JSON), watched and re-read on change and on
+   * SIGHUP. Env `CONNLOG_AGENT_PEER_MAP_FILE`.
+   */
+  readonly file: string;
 }

@@ -55,6 +55,14 @@ export class ConfigReader {
     return value as T;
   }
 
+  boolean(value: unknown, path: string, fallback: boolean): boolean {
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === 'boolean') return value;
+    // Env vars and flags arrive as text.
+    if (value === 'true' || value === 'false') return value === 'true';
+    this.fail(path, `expected true or false, got ${show(value)}`);
+  }
+
   integer(value: unknown, path: string, min: number, max: number, fallback: number): number {
     if (value === undefined || value === null) return fallback;
     let number: number | undefined;

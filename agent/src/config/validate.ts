@@ -10,10 +10,17 @@ import type {
   LogConfig,
   LogLevel,
   NatsConfig,
+  ProxyProtocolConfig,
   PublishConfig,
   ResourceConfig,
   SpoolConfig,
 } from './options.js';
+import {
+  PROXY_PROTOCOL_DEFAULTS,
+  readPeerMap,
+  readProxyProtocolKeys,
+  resolveProxyProtocolConfig,
+} from './proxy_protocol.js';
 import { ConfigReader, join, show } from './reader.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -58,6 +65,7 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
   const duration = (value: unknown, path: string, fallback: number, min = 1): number =>
     r.measure(value, path, parseDuration, DURATION_FORMS, { min, max: DAY }, fallback);
   const dialTimeout = duration(root.dialTimeout, 'dialTimeout', DEFAULTS.dialTimeout);
+  const proxyProtocol = parseTopProxyProtocol(r, root.proxyProtocol);
   const config: AgentConfig = {
     org,
     site,
@@ -70,9 +78,31 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
     publish: parsePublish(r, root.publish, duration),
     http: parseHttp(r, root.http),
     log: parseLog(r, root.log),
-    resources: parseResources(r, root.resources, dialTimeout, duration),
+    proxyProtocol,
+    peerMap: readPeerMap(r, root.peerMap),
+    resources: parseResources(r, root.resources, { dialTimeout, proxyProtocol }, duration),
   };
   return deepFreeze(config);
+}
+
+/**
+ * The top-level `proxyProtocol`: every key checked where it is written. Trusted CIDRs
+ * are required here when the top-level mode is not `off`, so the error names the key
+ * the operator wrote rather than the first resource that inherits it.
+ */
+function parseTopProxyProtocol(r: ConfigReader, raw: unknown): ProxyProtocolConfig {
+  const keys = readProxyProtocolKeys(r, raw, 'proxyProtocol');
+  const top = resolveProxyProtocolConfig(
+    r,
+    PROXY_PROTOCOL_DEFAULTS,
+    { ...keys, mode: 'off' },
+    'proxyProtocol',
+  );
+  const mode = keys.mode ?? 'off';
+  if (mode !== 'off' && top.trustedCidrs.length === 0) {
+    r.fail('proxyProtocol.trustedCidrs', `must list at least one IP or CIDR when mode is ${mode}`);
+  }
+  return { ...top, mode };
 }
 
 type DurationReader = (value: unknown, path: string, fallback: number, min?: number) => number;
@@ -206,7 +236,7 @@ function parseLog(r: ConfigReader, raw: unknown): LogConfig {
 function parseResources(
   r: ConfigReader,
   raw: unknown,
-  dialTimeout: number,
+  inherited: { dialTimeout: number; proxyProtocol: ProxyProtocolConfig },
   duration: DurationReader,
 ): ResourceConfig[] {
   if (raw === undefined || raw === null) r.fail('resources', 'is required (at least one)');
@@ -247,7 +277,7 @@ function parseResources(
       r.fail(`${path}.target`, `expected host:port with a port 1-65535, got ${show(target)}`);
     }
     if (protocol === 'tcp') {
-      for (const key of ['idleTimeout', 'maxFlows']) {
+      for (const key of ['idleTimeout', 'maxFlows', 'maxDatagramBytes']) {
         if (resource[key] !== undefined) r.fail(`${path}.${key}`, 'only applies to udp resources');
       }
     }
@@ -256,7 +286,7 @@ function parseResources(
       protocol,
       listen,
       target,
-      dialTimeout: duration(resource.dialTimeout, `${path}.dialTimeout`, dialTimeout),
+      dialTimeout: duration(resource.dialTimeout, `${path}.dialTimeout`, inherited.dialTimeout),
       idleTimeout: duration(resource.idleTimeout, `${path}.idleTimeout`, DEFAULTS.udpIdleTimeout),
       maxFlows: r.integer(
         resource.maxFlows,
@@ -264,6 +294,20 @@ function parseResources(
         1,
         1_000_000,
         DEFAULTS.udpMaxFlows,
+      ),
+      maxDatagramBytes: r.measure(
+        resource.maxDatagramBytes,
+        `${path}.maxDatagramBytes`,
+        parseSize,
+        SIZE_FORMS,
+        { min: 1, max: 65_535 },
+        DEFAULTS.udpMaxDatagramBytes,
+      ),
+      proxyProtocol: resolveProxyProtocolConfig(
+        r,
+        inherited.proxyProtocol,
+        readProxyProtocolKeys(r, resource.proxyProtocol, `${path}.proxyProtocol`),
+        `${path}.proxyProtocol`,
       ),
     };
   });

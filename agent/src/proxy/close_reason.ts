@@ -71,6 +71,30 @@ export function socketOutcome(side: 'client' | 'target', err: unknown): Outcome 
   return { reason: CloseReason.ERROR, error };
 }
 
+/** What a connected UDP socket reports when ICMP says the target cannot be reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
+
+/**
+ * An error on a UDP flow's socket toward the target. ICMP port/host unreachable before
+ * any reply means the target was never reached: `dial_failed`, like a refused TCP
+ * connect. After replies it is the UDP analogue of a reset: `reset`, `error` naming
+ * the target side (`target: connect ECONNREFUSED ...`). Anything else: `error`.
+ */
+export function udpTargetOutcome(err: unknown, answered: boolean): Outcome {
+  if (!answered) return dialOutcome(err);
+  const code = errorCode(err);
+  const error = boundError(`target: ${errorText(err)}`);
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+    return { reason: CloseReason.RESET, error };
+  }
+  return socketOutcome('target', err);
+}
+
+/** The PROXY protocol header was refused; `error` is the bounded reason. */
+export function proxyHeaderOutcome(reason: string): Outcome {
+  return { reason: CloseReason.ERROR, error: reason };
+}
+
 /** Both directions finished cleanly; whoever sent its FIN first ended the session. */
 export function cleanOutcome(firstEnded: 'client' | 'target'): Outcome {
   return {

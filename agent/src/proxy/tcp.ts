@@ -5,21 +5,27 @@ import type { ResourceConfig } from '../config/options.js';
 import { AgentError, describeError } from '../errors.js';
 import type { Recorder, Session } from '../session/recorder.js';
 import type { Telemetry } from '../telemetry.js';
+import type { ProxyHeader } from '../identity/proxy_header.js';
 import type { ResourceProxy } from './proxy.js';
 import {
   cleanOutcome,
   dialOutcome,
   dialTimeoutOutcome,
+  proxyHeaderOutcome,
   socketOutcome,
   type Outcome,
 } from './close_reason.js';
+import { ProxyHeaderReader, type ClientState } from './header_reader.js';
+import { ResourceIdentity, type IdentityDeps } from './identity.js';
 
 const KEEPALIVE_MS = 60_000;
+const EMPTY = Buffer.alloc(0);
 
 export interface TcpProxyOptions {
   resource: ResourceConfig;
   recorder: Recorder;
   telemetry: Telemetry;
+  identity: IdentityDeps;
 }
 
 /**
@@ -31,10 +37,14 @@ export interface TcpProxyOptions {
 export class TcpProxy implements ResourceProxy {
   private readonly server: Server;
   private readonly connections = new Set<TcpConnection>();
+  /** Accepted clients whose PROXY header is awaited (not sessions yet). */
+  private readonly awaitingHeader = new Map<ProxyHeaderReader, { client: Socket; at: number }>();
   private readonly target: { host: string; port: number };
+  private readonly identity: ResourceIdentity;
   private boundAddress = '';
 
   constructor(private readonly opts: TcpProxyOptions) {
+    this.identity = new ResourceIdentity(opts.resource, opts.identity);
     const target = parseHostPort(opts.resource.target);
     if (target === undefined) {
       throw new AgentError('CONFIG_INVALID', `resource ${opts.resource.id}: bad target`);
@@ -102,22 +112,91 @@ export class TcpProxy implements ResourceProxy {
     });
   }
 
-  /** End every open session with `outcome` (shutdown) and destroy its sockets. */
+  /**
+   * End every open session with `outcome` (shutdown) and destroy its sockets. Clients
+   * still sending their PROXY header are recorded as sessions ended with `outcome` too.
+   */
   abortAll(outcome: Outcome): void {
+    for (const [reader, { client, at }] of [...this.awaitingHeader]) {
+      reader.cancel();
+      this.awaitingHeader.delete(reader);
+      const session = this.startSession(client, at, undefined);
+      this.opts.recorder.end(session, outcome);
+      client.on('error', () => undefined);
+      client.destroy();
+    }
     for (const connection of [...this.connections]) connection.abort(outcome);
   }
 
+  /**
+   * With the PROXY protocol on, the header is read (and the identity decided) before
+   * the session starts, so its `START` already carries the real source and identity;
+   * `started_at` is still the accept time.
+   */
   private accept(client: Socket): void {
-    const { resource, recorder, telemetry } = this.opts;
-    const session = recorder.start({
+    const acceptedAt = Date.now();
+    if (!this.identity.headersEnabled) {
+      this.open(client, acceptedAt, undefined, EMPTY, false);
+      return;
+    }
+    const reader = new ProxyHeaderReader(client, this.identity.policy, (decision, state) => {
+      this.awaitingHeader.delete(reader);
+      if (decision.action === 'reject') {
+        this.identity.rejected(decision, client.remoteAddress);
+        this.refuse(client, acceptedAt, proxyHeaderOutcome(decision.reason));
+      } else if (state.gone) {
+        this.identity.accepted(decision.header);
+        this.refuse(client, acceptedAt, clientGoneOutcome(state), decision.header);
+      } else {
+        this.identity.accepted(decision.header);
+        this.open(client, acceptedAt, decision.header, decision.rest, state.ended);
+      }
+    });
+    this.awaitingHeader.set(reader, { client, at: acceptedAt });
+    reader.start();
+  }
+
+  private startSession(client: Socket, acceptedAt: number, header: ProxyHeader | undefined) {
+    const { resource, recorder } = this.opts;
+    const who = this.identity.resolve(client.remoteAddress, client.remotePort, header);
+    return recorder.start({
       resourceId: resource.id,
       protocol: Protocol.TCP,
-      sourceAddress: client.remoteAddress,
-      sourcePort: client.remotePort,
+      sourceAddress: who.sourceAddress,
+      sourcePort: who.sourcePort,
+      clientId: who.clientId,
+      userId: who.userId,
       destHost: this.target.host,
       destPort: this.target.port,
+      startedAtMs: acceptedAt,
     });
+  }
+
+  /** Record the session as over before any dial and close the client. */
+  private refuse(client: Socket, acceptedAt: number, outcome: Outcome, header?: ProxyHeader): void {
+    const session = this.startSession(client, acceptedAt, header);
+    this.opts.recorder.end(session, outcome);
+    client.on('error', () => undefined);
+    client.destroy();
+  }
+
+  /**
+   * `rest`: client bytes read past the PROXY header; they are counted as client bytes
+   * and written to the target first. `clientEnded`: the client's FIN came with them.
+   */
+  private open(
+    client: Socket,
+    acceptedAt: number,
+    header: ProxyHeader | undefined,
+    rest: Buffer,
+    clientEnded: boolean,
+  ): void {
+    const { resource, recorder, telemetry } = this.opts;
+    const session = this.startSession(client, acceptedAt, header);
+    session.bytesTx += rest.length;
     const connection = new TcpConnection(client, session, {
+      rest,
+      clientEnded,
       target: this.target,
       dialTimeoutMs: resource.dialTimeout,
       recorder,
@@ -130,7 +209,19 @@ export class TcpProxy implements ResourceProxy {
   }
 }
 
+/** The client failed or closed while its PROXY header was awaited. */
+function clientGoneOutcome(state: ClientState): Outcome {
+  return socketOutcome(
+    'client',
+    state.error ?? new Error('closed before the PROXY protocol decision'),
+  );
+}
+
 interface ConnectionHooks {
+  /** Client bytes already read (after a PROXY header), written to the target first. */
+  rest: Buffer;
+  /** The client half-closed before the dial. */
+  clientEnded: boolean;
   target: { host: string; port: number };
   dialTimeoutMs: number;
   recorder: Recorder;
@@ -227,6 +318,11 @@ class TcpConnection {
       this.firstEnded ??= 'target';
       client.end();
     });
+    if (this.hooks.rest.length > 0) upstream.write(this.hooks.rest);
+    if (this.hooks.clientEnded) {
+      this.firstEnded ??= 'client';
+      upstream.end();
+    }
     client.resume();
   }
 

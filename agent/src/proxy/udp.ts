@@ -5,31 +5,42 @@ import { CloseReason, Protocol } from '@connlog/proto';
 import { formatHostPort, parseHostPort, type HostPort } from '../config/address.js';
 import type { ResourceConfig } from '../config/options.js';
 import { AgentError, describeError } from '../errors.js';
-import type { Recorder, Session } from '../session/recorder.js';
+import { decideProxyDatagram, type ProxyReject } from '../identity/gate.js';
+import type { ProxyHeader } from '../identity/proxy_header.js';
+import type { Recorder } from '../session/recorder.js';
 import type { Telemetry } from '../telemetry.js';
-import { dialOutcome, dialTimeoutOutcome, socketOutcome, type Outcome } from './close_reason.js';
+import { proxyHeaderOutcome, type Outcome } from './close_reason.js';
+import { headerSource, ResourceIdentity, type IdentityDeps } from './identity.js';
 import type { ResourceProxy } from './proxy.js';
-
-/** Datagrams held per flow while its socket toward the target is being set up. */
-const MAX_PENDING_DATAGRAMS = 64;
+import { UdpFlow, type FlowOwner } from './udp_flow.js';
 
 export interface UdpProxyOptions {
   resource: ResourceConfig;
   recorder: Recorder;
   telemetry: Telemetry;
+  identity: IdentityDeps;
   now?: () => number;
 }
 
 /**
  * Proxies one UDP resource. A session is a flow: all datagrams from one client
- * `address:port`. Each flow gets its own socket toward the target, so replies find
- * their way back; it ends after `idleTimeout` without a datagram either way. Flows are
- * bounded by `maxFlows`; datagrams that would open more are dropped and counted.
+ * `address:port` (with the PROXY protocol on: one real source behind one socket peer).
+ * Each flow gets its own socket toward the target, so replies find their way back; it
+ * ends after `idleTimeout` without a datagram either way, and has no maximum lifetime.
+ * Flows are bounded by `maxFlows`: datagrams that would open more are dropped and
+ * counted, open flows are untouched.
  */
-export class UdpProxy implements ResourceProxy {
+export class UdpProxy implements ResourceProxy, FlowOwner {
   private socket: Socket | undefined;
   private readonly flows = new Map<string, UdpFlow>();
+  /**
+   * Socket peers whose datagrams the PROXY policy refused, until they have been quiet
+   * for `idleTimeout`: a refused "flow" is recorded once, not once per datagram.
+   * Bounded by `maxFlows`; beyond it refusals are only counted.
+   */
+  private readonly refused = new Map<string, number>();
   private readonly target: HostPort;
+  private readonly identity: ResourceIdentity;
   private readonly now: () => number;
   private sweeper: NodeJS.Timeout | undefined;
   private accepting = true;
@@ -41,6 +52,7 @@ export class UdpProxy implements ResourceProxy {
       throw new AgentError('CONFIG_INVALID', `resource ${opts.resource.id}: bad target`);
     }
     this.target = target;
+    this.identity = new ResourceIdentity(opts.resource, opts.identity);
     this.now = opts.now ?? Date.now;
   }
 
@@ -107,8 +119,8 @@ export class UdpProxy implements ResourceProxy {
   }
 
   /** Send a reply to a client through the listening socket. */
-  reply(msg: Buffer, client: RemoteInfo): void {
-    this.socket?.send(msg, client.port, client.address, (err) => {
+  reply(msg: Buffer, address: string, port: number): void {
+    this.socket?.send(msg, port, address, (err) => {
       if (err) this.opts.telemetry.udpDropped(this.opts.resource.id, 'send_failed');
     });
   }
@@ -118,31 +130,94 @@ export class UdpProxy implements ResourceProxy {
   }
 
   private fromClient(msg: Buffer, rinfo: RemoteInfo): void {
-    const { resource, recorder, telemetry } = this.opts;
-    const key = `${rinfo.address}|${rinfo.port}`;
-    let flow = this.flows.get(key);
-    if (flow === undefined) {
-      if (!this.accepting) {
-        telemetry.udpDropped(resource.id, 'closing');
+    const { resource, telemetry } = this.opts;
+    const peerKey = `${rinfo.address}|${rinfo.port}`;
+    let payload = msg;
+    let header: ProxyHeader | undefined;
+    if (this.identity.headersEnabled) {
+      const decision = decideProxyDatagram(this.identity.policy, rinfo.address, msg);
+      if (decision.action === 'reject') {
+        this.refuse(peerKey, rinfo, decision);
         return;
       }
-      if (this.flows.size >= resource.maxFlows) {
-        telemetry.udpDropped(resource.id, 'flows_full');
-        return;
-      }
-      const session = recorder.start({
-        resourceId: resource.id,
-        protocol: Protocol.UDP,
-        sourceAddress: rinfo.address,
-        sourcePort: rinfo.port,
-        destHost: this.target.host,
-        destPort: this.target.port,
-      });
-      flow = new UdpFlow(this, key, { ...rinfo }, session, this.opts, this.target, this.now);
-      this.flows.set(key, flow);
-      flow.dial();
+      this.identity.accepted(decision.header);
+      payload = decision.payload;
+      header = decision.header;
     }
-    flow.fromClient(msg);
+    if (payload.length > resource.maxDatagramBytes) {
+      telemetry.udpDropped(resource.id, 'too_large');
+      return;
+    }
+    const real = headerSource(header);
+    // Behind an edge proxy, one socket peer may relay several clients: the real source
+    // tells them apart, the socket peer is where the replies go.
+    const key = real === undefined ? peerKey : `${peerKey}|${real.address}|${real.port}`;
+    const flow = this.flows.get(key) ?? this.open(key, rinfo, header);
+    flow?.fromClient(payload);
+  }
+
+  private open(key: string, rinfo: RemoteInfo, header: ProxyHeader | undefined) {
+    const { resource, recorder, telemetry } = this.opts;
+    if (!this.accepting) {
+      telemetry.udpDropped(resource.id, 'closing');
+      return undefined;
+    }
+    if (this.flows.size >= resource.maxFlows) {
+      telemetry.udpDropped(resource.id, 'flows_full');
+      return undefined;
+    }
+    const who = this.identity.resolve(rinfo.address, rinfo.port, header);
+    const session = recorder.start({
+      resourceId: resource.id,
+      protocol: Protocol.UDP,
+      sourceAddress: who.sourceAddress,
+      sourcePort: who.sourcePort,
+      clientId: who.clientId,
+      userId: who.userId,
+      destHost: this.target.host,
+      destPort: this.target.port,
+    });
+    const flow = new UdpFlow(this, key, { address: rinfo.address, port: rinfo.port }, session, {
+      resource,
+      recorder,
+      telemetry,
+      target: this.target,
+      now: this.now,
+    });
+    this.flows.set(key, flow);
+    flow.dial();
+    return flow;
+  }
+
+  /**
+   * A datagram the PROXY policy refused: always counted; recorded as a session ended
+   * with `error` once per quiet period of its socket peer (and not at all while that
+   * peer has an open flow, or when the table of refused peers is full).
+   */
+  private refuse(peerKey: string, rinfo: RemoteInfo, reject: ProxyReject): void {
+    const { resource, recorder } = this.opts;
+    this.identity.rejected(reject, rinfo.address);
+    const now = this.now();
+    if (this.refused.has(peerKey)) {
+      this.refused.set(peerKey, now);
+      return;
+    }
+    if (!this.accepting || this.flows.has(peerKey) || this.refused.size >= resource.maxFlows) {
+      return;
+    }
+    this.refused.set(peerKey, now);
+    const who = this.identity.resolve(rinfo.address, rinfo.port);
+    const session = recorder.start({
+      resourceId: resource.id,
+      protocol: Protocol.UDP,
+      sourceAddress: who.sourceAddress,
+      sourcePort: who.sourcePort,
+      clientId: who.clientId,
+      userId: who.userId,
+      destHost: this.target.host,
+      destPort: this.target.port,
+    });
+    recorder.end(session, proxyHeaderOutcome(reject.reason));
   }
 
   private sweep(): void {
@@ -153,123 +228,8 @@ export class UdpProxy implements ResourceProxy {
         flow.finish({ reason: CloseReason.IDLE_TIMEOUT, error: '' });
       }
     }
-  }
-}
-
-/** One client address:port and its socket toward the target. */
-class UdpFlow {
-  lastActivityMs: number;
-  private upstream: Socket | undefined;
-  private connected = false;
-  private pending: Buffer[] = [];
-  private dialTimer: NodeJS.Timeout | undefined;
-  private done = false;
-
-  constructor(
-    private readonly proxy: UdpProxy,
-    private readonly key: string,
-    private readonly client: RemoteInfo,
-    private readonly session: Session,
-    private readonly opts: UdpProxyOptions,
-    private readonly target: HostPort,
-    private readonly now: () => number,
-  ) {
-    this.lastActivityMs = now();
-  }
-
-  dial(): void {
-    const { resource, recorder, telemetry } = this.opts;
-    this.dialTimer = setTimeout(
-      () => this.dialFailed(dialTimeoutOutcome(resource.dialTimeout)),
-      resource.dialTimeout,
-    );
-    const family = isIP(this.target.host);
-    const resolved =
-      family !== 0
-        ? Promise.resolve({ address: this.target.host, family })
-        : lookup(this.target.host);
-    resolved.then(
-      ({ address, family: resolvedFamily }) => {
-        if (this.done) return;
-        recorder.setDestination(this.session, address, this.target.port);
-        const upstream = createSocket(resolvedFamily === 6 ? 'udp6' : 'udp4');
-        this.upstream = upstream;
-        upstream.on('message', (msg) => this.fromTarget(msg));
-        upstream.on('error', (err) => {
-          // ICMP port/host unreachable arrives here on a connected socket.
-          if (this.session.packetsRx === 0) this.dialFailed(dialOutcome(err));
-          else this.finish(socketOutcome('target', err));
-        });
-        // No callback: with one, a failed connect would not reach the 'error' listener.
-        upstream.once('connect', () => {
-          if (this.done) return;
-          clearTimeout(this.dialTimer);
-          this.connected = true;
-          telemetry.targetReachable(resource.id, resource.target);
-          for (const msg of this.pending) this.send(msg);
-          this.pending = [];
-        });
-        upstream.connect(this.target.port, address);
-      },
-      (err: unknown) => this.dialFailed(dialOutcome(err)),
-    );
-  }
-
-  fromClient(msg: Buffer): void {
-    const { session } = this;
-    session.bytesTx += msg.length;
-    session.packetsTx += 1;
-    this.lastActivityMs = this.now();
-    if (this.connected) {
-      this.send(msg);
-    } else if (this.pending.length < MAX_PENDING_DATAGRAMS) {
-      this.pending.push(msg);
-    } else {
-      this.opts.telemetry.udpDropped(this.opts.resource.id, 'queue_full');
+    for (const [key, lastMs] of this.refused) {
+      if (now - lastMs >= idle) this.refused.delete(key);
     }
-  }
-
-  finish(outcome: Outcome): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.dialTimer);
-    this.pending = [];
-    this.opts.recorder.end(this.session, outcome);
-    const upstream = this.upstream;
-    this.upstream = undefined;
-    if (upstream !== undefined) {
-      upstream.removeAllListeners('message');
-      upstream.on('error', () => undefined);
-      try {
-        upstream.close();
-      } catch {
-        // Already closed by a failed bind/connect.
-      }
-    }
-    this.proxy.forget(this.key);
-  }
-
-  private dialFailed(outcome: Outcome): void {
-    if (this.done) return;
-    this.opts.telemetry.targetUnreachable(
-      this.opts.resource.id,
-      this.opts.resource.target,
-      outcome.error,
-    );
-    this.finish(outcome);
-  }
-
-  private fromTarget(msg: Buffer): void {
-    const { session } = this;
-    session.bytesRx += msg.length;
-    session.packetsRx += 1;
-    this.lastActivityMs = this.now();
-    this.proxy.reply(msg, this.client);
-  }
-
-  private send(msg: Buffer): void {
-    this.upstream?.send(msg, (err) => {
-      if (err) this.opts.telemetry.udpDropped(this.opts.resource.id, 'send_failed');
-    });
   }
 }

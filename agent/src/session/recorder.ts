@@ -27,6 +27,14 @@ export interface SessionInit {
   /** The target as configured (hostname or IP literal). */
   destHost: string;
   destPort: number;
+  /** Identity decided at accept, so `START` already carries it. @default "" */
+  clientId?: string;
+  userId?: string;
+  /**
+   * When the client was accepted, if before this call (e.g. the PROXY header was read
+   * first): `started_at_ms`. @default now
+   */
+  startedAtMs?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -67,6 +75,8 @@ export class Session {
   ) {
     this.sourceIp = sourceIp;
     this.sourcePort = init.sourcePort ?? 0;
+    this.clientId = init.clientId ?? '';
+    this.userId = init.userId ?? '';
     this.destIp = ipToBytes(init.destHost);
     this.destPort = init.destPort;
     this.lastEventAtMs = startedAtMs;
@@ -124,11 +134,12 @@ export class Recorder {
   /** A client was accepted: mint the id and emit `START`. */
   start(init: SessionInit): Session {
     const now = this.now();
+    const startedAt = Math.min(init.startedAtMs ?? now, now);
     const recorded = this.opts.sink.admitSession();
     if (!recorded) this.opts.telemetry.sessionNotRecorded();
     const sessionId = this.ids.next();
     const sourceIp = init.sourceAddress === undefined ? EMPTY : ipToBytes(init.sourceAddress);
-    const session = new Session(sessionId, recorded, init, sourceIp, now);
+    const session = new Session(sessionId, recorded, init, sourceIp, startedAt);
     this.open.add(session);
     this.openPerResource.set(init.resourceId, this.openCountOf(init.resourceId) + 1);
     this.opts.telemetry.sessionStarted(init.resourceId);

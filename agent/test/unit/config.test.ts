@@ -148,20 +148,36 @@ describe('parseConfig', () => {
     expect(errorOf(() => parseConfig(withResource(patch, index))).message).toMatch(message);
   });
 
-  it('accepts udp resources with their idle timeout and flow bound', () => {
+  it('accepts udp resources with their idle timeout, flow bound and datagram bound', () => {
     const config = parseConfig(
-      withResource({ protocol: 'udp', idleTimeout: '5s', maxFlows: 10 }, 1),
+      withResource(
+        { protocol: 'udp', idleTimeout: '5s', maxFlows: 10, maxDatagramBytes: '1KiB' },
+        1,
+      ),
     );
-    expect(config.resources[1]).toMatchObject({ protocol: 'udp', idleTimeout: 5000, maxFlows: 10 });
-    expect(parseConfig(withResource({ protocol: 'udp' }, 1)).resources[1]).toMatchObject({
-      idleTimeout: 30_000,
-      maxFlows: 4096,
+    expect(config.resources[1]).toMatchObject({
+      protocol: 'udp',
+      idleTimeout: 5000,
+      maxFlows: 10,
+      maxDatagramBytes: 1024,
     });
+    expect(parseConfig(withResource({ protocol: 'udp' }, 1)).resources[1]).toMatchObject({
+      idleTimeout: 60_000,
+      maxFlows: 4096,
+      maxDatagramBytes: 65_535,
+    });
+    expect(
+      errorOf(() => parseConfig(withResource({ protocol: 'udp', maxDatagramBytes: 70_000 }, 1)))
+        .message,
+    ).toBe('resources[1].maxDatagramBytes: must be between 1 and 65535, got 70000');
   });
 
   it('rejects udp-only keys on tcp resources', () => {
     expect(errorOf(() => parseConfig(withResource({ idleTimeout: '5s' }, 1))).message).toBe(
       'resources[1].idleTimeout: only applies to udp resources',
+    );
+    expect(errorOf(() => parseConfig(withResource({ maxDatagramBytes: 512 }, 1))).message).toBe(
+      'resources[1].maxDatagramBytes: only applies to udp resources',
     );
   });
 
