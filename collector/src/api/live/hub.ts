@@ -18,11 +18,16 @@ import type { LiveDisconnect } from './telemetry.js';
  *
  * Ingestion never waits for a client. The rows-stored listener runs synchronously in
  * the insert path, so per row and client it only evaluates a compiled predicate and
- * hands a string (serialized once per row) to the socket. Each client's backlog is
- * bounded by messages not yet flushed to the kernel and by `ws.bufferedAmount`; a
- * client over either bound is a slow consumer: it gets no more messages, is sent
- * close 1013 "slow consumer" behind what it already has, and is cut after a grace
- * period if it does not read that far.
+ * hands a string (serialized once per row) to the socket.
+ *
+ * Each client's backlog is bounded by messages not yet handed to the kernel and by
+ * `ws.bufferedAmount`. The bounds are checked when a stored batch arrives, before any
+ * of it is queued: a client still over either bound then has not drained what it had
+ * during a whole insert cycle, and is a slow consumer. It gets no more messages, is
+ * sent close 1013 "slow consumer" behind what it already has, and is cut after a grace
+ * period if it does not read that far. Within one batch every matching row is queued,
+ * so a burst never drops a client that keeps up, and the memory held per client is at
+ * most its bound plus one insert batch (bounded by `ingest.maxBatchRows`).
  */
 
 export interface LiveEvents {
@@ -136,26 +141,34 @@ export function createLiveTail(options: LiveTailOptions): LiveTail {
     if (client.ending) return;
     client.ending = reason;
     stopReceiving(client);
+    // Counted now: the socket of a client that does not read may take a while to go.
+    telemetry.disconnected(client.org, reason, client.sent, all.size - 1);
     client.ws.close(code, text);
     // A client that does not read never sees the close frame: cut it after the grace.
     client.graceTimer = setTimeout(() => client.ws.terminate(), graceMs);
     client.graceTimer.unref();
   };
 
-  const deliver = (client: Client, text: string): boolean => {
-    if (client.pending >= maxMessages || client.ws.bufferedAmount > maxBytes) {
-      end(client, 'slow_consumer', LIVE_CLOSE.SLOW_CONSUMER, 'slow consumer');
-      return false;
-    }
+  const deliver = (client: Client, text: string): void => {
     client.pending += 1;
     client.sent += 1;
     client.ws.send(text, () => {
       client.pending -= 1;
     });
-    return true;
+  };
+
+  const dropSlow = (): void => {
+    for (const group of byOrg.values()) {
+      for (const client of group) {
+        if (client.pending >= maxMessages || client.ws.bufferedAmount > maxBytes) {
+          end(client, 'slow_consumer', LIVE_CLOSE.SLOW_CONSUMER, 'slow consumer');
+        }
+      }
+    }
   };
 
   const onRows = (rows: readonly SessionRow[]): void => {
+    dropSlow();
     let sent = 0;
     const insertedAt = now();
     for (const row of rows) {
@@ -165,7 +178,8 @@ export function createLiveTail(options: LiveTailOptions): LiveTail {
       for (const client of group) {
         if (!client.match(row)) continue;
         text ??= JSON.stringify({ type: 'session', data: sessionRowToItem(row, insertedAt) });
-        if (deliver(client, text)) sent += 1;
+        deliver(client, text);
+        sent += 1;
       }
     }
     if (sent > 0) telemetry.sent(sent);
@@ -177,6 +191,7 @@ export function createLiveTail(options: LiveTailOptions): LiveTail {
       if (!client.alive) {
         client.ending = 'heartbeat';
         stopReceiving(client);
+        telemetry.disconnected(client.org, 'heartbeat', client.sent, all.size - 1);
         client.ws.terminate();
         continue;
       }
@@ -216,19 +231,24 @@ export function createLiveTail(options: LiveTailOptions): LiveTail {
     });
     // Nothing is expected from the client; its frames are read and dropped.
     ws.on('message', () => undefined);
+    let failed = false;
     ws.on('error', () => {
-      client.ending ??= 'error';
+      failed = true;
     });
     ws.on('close', () => {
       if (client.graceTimer) clearTimeout(client.graceTimer);
       stopReceiving(client);
       all.delete(client);
-      telemetry.disconnected(client.org, client.ending ?? 'client', client.sent, all.size);
+      // Ends the server decided were counted when decided.
+      if (!client.ending) {
+        telemetry.disconnected(client.org, failed ? 'error' : 'client', client.sent, all.size);
+      }
       idle();
       if (all.size === 0) onEmpty?.();
     });
     if (closing) {
       client.ending = 'shutdown';
+      telemetry.disconnected(client.org, 'shutdown', 0, all.size - 1);
       ws.close(LIVE_CLOSE.SHUTDOWN, 'collector shutting down');
       return;
     }
@@ -284,6 +304,7 @@ export function createLiveTail(options: LiveTailOptions): LiveTail {
           if (client.ending) continue;
           client.ending = 'shutdown';
           stopReceiving(client);
+          telemetry.disconnected(client.org, 'shutdown', client.sent, all.size - 1);
           client.ws.close(LIVE_CLOSE.SHUTDOWN, 'collector shutting down');
         }
         if (all.size > 0) {
