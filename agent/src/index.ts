@@ -10,6 +10,9 @@ export type {
   LogConfig,
   LogLevel,
   NatsConfig,
+  PeerMapConfig,
+  ProxyProtocolConfig,
+  ProxyProtocolModeName,
   PublishConfig,
   ResourceConfig,
   SpoolConfig,
@@ -17,4 +20,7 @@ export type {
 export { AgentError } from './errors.js';
 export type { AgentErrorCode } from './errors.js';
 export { MemorySpool } from './spool/memory.js';
+// For edge-proxy tools and tests that need to send what a trusted sender sends.
+export { encodeProxyV1, encodeProxyV2 } from './identity/proxy_encode.js';
+export type { ProxyV1Fields, ProxyV2Fields } from './identity/proxy_encode.js';
 export { AGENT_VERSION } from './version.js';

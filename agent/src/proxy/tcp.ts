@@ -319,7 +319,9 @@ class TcpConnection {
       client.end();
     });
     if (this.hooks.rest.length > 0) upstream.write(this.hooks.rest);
-    if (this.hooks.clientEnded) {
+    // The FIN may have been read with the header (its 'end' already emitted while no
+    // one listened): `readableEnded` says so.
+    if (this.hooks.clientEnded || client.readableEnded) {
       this.firstEnded ??= 'client';
       upstream.end();
     }

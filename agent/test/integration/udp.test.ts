@@ -128,6 +128,80 @@ describe('UDP proxy: a session per client flow', () => {
     expect(end?.error).toMatch(/ECONNREFUSED/);
   });
 
+  it('ends a flow whose target went away after answering with reset (ICMP unreachable)', async () => {
+    const once = createSocket('udp4');
+    await new Promise<void>((resolve) => once.bind(0, '127.0.0.1', resolve));
+    const oncePort = once.address().port;
+    once.on('message', (msg, rinfo) => {
+      // Answer the first datagram, then go away: later datagrams meet a closed port.
+      once.send(msg, rinfo.port, rinfo.address, () => once.close());
+    });
+    const { port } = await agentFor({
+      id: 'gone',
+      target: `127.0.0.1:${oncePort}`,
+      idleTimeout: '1h',
+    });
+    const c = await client();
+    c.socket.send(payload(7), port, '127.0.0.1');
+    await waitFor(() => c.received.length === 1, 10_000, 'the one answer');
+    await waitFor(
+      async () => {
+        c.socket.send(payload(3), port, '127.0.0.1');
+        return (await reader.events('gone')).some((e) => e.kind === EventKind.END);
+      },
+      10_000,
+      'the flow to end',
+    );
+    const [end] = await ends('gone', 1);
+    expect(end).toMatchObject({ closeReason: CloseReason.RESET, bytesRx: 7, packetsRx: 1 });
+    expect(end?.error).toMatch(/^target: .*ECONNREFUSED/);
+  });
+
+  it('drops datagrams above maxDatagramBytes either way, uncounted in the session', async () => {
+    const doubler = createSocket('udp4');
+    doubler.on('message', (msg, rinfo) =>
+      doubler.send(Buffer.concat([msg, msg]), rinfo.port, rinfo.address),
+    );
+    await new Promise<void>((resolve) => doubler.bind(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      doubler.close();
+    });
+    const registry = new Registry();
+    const { port } = await agentFor(
+      { id: 'sized', target: `127.0.0.1:${doubler.address().port}`, maxDatagramBytes: 100 },
+      {},
+      registry,
+    );
+    const a = await client();
+    const b = await client();
+    b.socket.send(payload(101), port, '127.0.0.1'); // starts no flow
+    a.socket.send(payload(40), port, '127.0.0.1'); // answer of 80 passes
+    await waitFor(() => a.received.length === 1, 10_000, 'the 80-byte answer');
+    a.socket.send(payload(60), port, '127.0.0.1'); // answer of 120 is dropped
+    a.socket.send(payload(200), port, '127.0.0.1'); // dropped on the way in
+    await waitFor(
+      () =>
+        registry
+          .render()
+          .includes(
+            'connlog_agent_udp_datagrams_dropped_total{resource="sized",reason="too_large"} 3',
+          ),
+      10_000,
+      'three drops counted',
+    );
+    const found = await ends('sized', 1);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      sourcePort: a.socket.address().port,
+      bytesTx: 100,
+      packetsTx: 2,
+      bytesRx: 80,
+      packetsRx: 1,
+    });
+    expect(a.received).toHaveLength(1);
+    expect(b.received).toHaveLength(0);
+  });
+
   it('bounds flows: datagrams beyond maxFlows are dropped and counted', async () => {
     const registry = new Registry();
     const { port } = await agentFor(

@@ -6,6 +6,7 @@ import {
   dialOutcome,
   dialTimeoutOutcome,
   socketOutcome,
+  udpTargetOutcome,
 } from '../../src/proxy/close_reason.js';
 
 function errno(code: string, message = `connect ${code} 10.0.0.5:5432`): NodeJS.ErrnoException {
@@ -13,6 +14,19 @@ function errno(code: string, message = `connect ${code} 10.0.0.5:5432`): NodeJS.
 }
 
 describe('close reasons', () => {
+  it('UDP: ICMP unreachable before any reply → dial_failed, after replies → reset', () => {
+    expect(udpTargetOutcome(errno('ECONNREFUSED'), false)).toEqual({
+      reason: CloseReason.DIAL_FAILED,
+      error: 'connect ECONNREFUSED 10.0.0.5:5432',
+    });
+    expect(udpTargetOutcome(errno('ECONNREFUSED'), true)).toEqual({
+      reason: CloseReason.RESET,
+      error: 'target: connect ECONNREFUSED 10.0.0.5:5432',
+    });
+    expect(udpTargetOutcome(errno('EHOSTUNREACH'), true).reason).toBe(CloseReason.RESET);
+    expect(udpTargetOutcome(errno('EMSGSIZE'), true).reason).toBe(CloseReason.ERROR);
+  });
+
   it.each([
     'ECONNREFUSED',
     'EHOSTUNREACH',
