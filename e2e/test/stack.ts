@@ -24,6 +24,8 @@ export interface AgentResource {
   listen: string;
   target: string;
   dialTimeout?: string;
+  /** UDP: a flow ends after this long without a datagram. */
+  idleTimeout?: string;
 }
 
 export interface AgentHandle {
@@ -36,7 +38,14 @@ export interface AgentHandle {
 export interface Stack {
   dir: string;
   nats: NatsServer;
-  startCollector(extra?: Record<string, unknown>): Promise<CollectorHandle>;
+  /**
+   * Start a collector. `options.name` (default `collector`) names its config file and
+   * data dir, so several collectors (each owning its embedded store) can run at once.
+   */
+  startCollector(
+    extra?: Record<string, unknown>,
+    options?: { name?: string },
+  ): Promise<CollectorHandle>;
   startAgent(resources: AgentResource[], extra?: Record<string, unknown>): Promise<AgentHandle>;
   /** Stop every daemon started here, the NATS server, and remove the temp dir. */
   close(): Promise<void>;
@@ -46,9 +55,12 @@ export async function startStack(name: string): Promise<Stack> {
   const dir = tempDir(`e2e-${name}`);
   const nats = await startNatsServer();
   const daemons: Daemon[] = [];
-  const collectorDataDir = join(dir.path, 'collector');
-
-  const startCollector = async (extra: Record<string, unknown> = {}): Promise<CollectorHandle> => {
+  const startCollector = async (
+    extra: Record<string, unknown> = {},
+    options: { name?: string } = {},
+  ): Promise<CollectorHandle> => {
+    const name = options.name ?? 'collector';
+    const collectorDataDir = join(dir.path, name);
     const port = await freePort();
     const config = {
       dataDir: collectorDataDir,
@@ -58,8 +70,8 @@ export async function startStack(name: string): Promise<Stack> {
       log: { level: 'info' },
       ...extra,
     };
-    const file = writeYaml(dir.path, 'collector.yaml', config);
-    const daemon = spawnDaemon('collector', COLLECTOR_BIN, ['run', '--config', file]);
+    const file = writeYaml(dir.path, `${name}.yaml`, config);
+    const daemon = spawnDaemon(name, COLLECTOR_BIN, ['run', '--config', file]);
     daemons.push(daemon);
     const url = `http://127.0.0.1:${port}`;
     await waitHealthy(daemon, `${url}/healthz`, 90_000);

@@ -64,3 +64,21 @@ export function uploadTarget(): Promise<Target> {
     socket.on('end', () => socket.end(String(received)));
   });
 }
+
+export interface UdpTarget {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A UDP echo server: every datagram goes back to its sender unchanged. */
+export async function udpEchoTarget(): Promise<UdpTarget> {
+  const { createSocket } = await import('node:dgram');
+  const socket = createSocket('udp4');
+  socket.on('message', (message, remote) => socket.send(message, remote.port, remote.address));
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    port: socket.address().port,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}
