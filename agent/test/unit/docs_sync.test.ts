@@ -4,6 +4,7 @@ import { CLOSE_REASON_NAMES } from '@connlog/proto';
 import { describe, expect, it } from 'vitest';
 import { leafConfigKeys } from '../../src/config/keys.js';
 import { ENV_VARS } from '../../src/config/load.js';
+import { IdentityTelemetry } from '../../src/identity/telemetry.js';
 import { silentTelemetry } from './helpers.js';
 
 // The operator guide is the config and metrics reference: keep it complete.
@@ -22,11 +23,12 @@ describe('docs/agent.md', () => {
   });
 
   it('documents every metric', () => {
-    const names = [
-      ...silentTelemetry()
-        .registry.render()
-        .matchAll(/^# TYPE (\S+) /gm),
-    ].map((match) => match[1] ?? '');
+    const { log, registry } = silentTelemetry();
+    new IdentityTelemetry(log, registry);
+    const names = [...registry.render().matchAll(/^# TYPE (\S+) /gm)].map(
+      (match) => match[1] ?? '',
+    );
+    expect(names).toContain('connlog_agent_peer_map_entries');
     expect(names.length).toBeGreaterThan(10);
     for (const name of names) expect(docs, name).toContain(`\`${name}\``);
   });
