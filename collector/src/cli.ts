@@ -4,57 +4,22 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or usage.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAdminLogCommand } from './cli/admin_log.js';
+import { registerApikeyCommand } from './cli/apikey.js';
+import {
+  CliExit,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  configOrExit,
+  describeError as describe,
+  withConfigFlags,
+  type ConfigFlags,
+} from './cli/config_flags.js';
+import { registerRetentionCommand } from './cli/retention.js';
 import { registerSqlCommand } from './cli/sql.js';
 import { createCollector } from './collector.js';
-import { loadConfig, type CollectorConfig } from './config.js';
 import { CollectorError } from './errors.js';
 import { createLogger } from './log.js';
-
-const EXIT_FAILURE = 1;
-const EXIT_CONFIG = 2;
-
-interface ConfigFlags {
-  config?: string;
-  set: string[];
-  nats?: string;
-  dataDir?: string;
-  clickhouseUrl?: string;
-  httpListen?: string;
-  logLevel?: string;
-}
-
-/** Thrown to leave `main` with a given exit code after the message was printed. */
-class Exit extends Error {
-  override readonly name = 'Exit';
-
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Named flags are shorthands for `--set key=value`. */
-function overrides(flags: ConfigFlags): string[] {
-  const out = [...flags.set];
-  if (flags.nats !== undefined) out.push(`nats.servers=${flags.nats}`);
-  if (flags.dataDir !== undefined) out.push(`dataDir=${flags.dataDir}`);
-  if (flags.clickhouseUrl !== undefined) out.push(`clickhouse.url=${flags.clickhouseUrl}`);
-  if (flags.httpListen !== undefined) out.push(`http.listen=${flags.httpListen}`);
-  if (flags.logLevel !== undefined) out.push(`log.level=${flags.logLevel}`);
-  return out;
-}
-
-function configOrExit(flags: ConfigFlags): CollectorConfig {
-  try {
-    return loadConfig(flags.config, process.env, overrides(flags));
-  } catch (err) {
-    process.stderr.write(`connlog-collector: invalid config: ${describe(err)}\n`);
-    throw new Exit(err instanceof CollectorError ? EXIT_CONFIG : EXIT_FAILURE);
-  }
-}
 
 /** Run until SIGTERM or SIGINT, then close cleanly; a second signal exits at once. */
 async function run(flags: ConfigFlags): Promise<void> {
@@ -84,31 +49,11 @@ async function run(flags: ConfigFlags): Promise<void> {
       'collector failed to start',
     );
     await collector.close().catch(() => undefined);
-    throw new Exit(EXIT_FAILURE);
+    throw new CliExit(EXIT_FAILURE);
   }
   const signal = await stopped;
   log.info({ signal }, 'stopping');
   await collector.close();
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function withConfigFlags(command: Command): Command {
-  return command
-    .option('-c, --config <file>', 'YAML config file')
-    .option(
-      '--set <key=value>',
-      'override a config key, e.g. ingest.maxBatchRows=5000 (repeatable)',
-      collect,
-      [],
-    )
-    .option('--nats <urls>', 'NATS server URLs, comma-separated (nats.servers)')
-    .option('--data-dir <dir>', 'data directory (dataDir)')
-    .option('--clickhouse-url <url>', 'ClickHouse HTTP URL instead of the embedded engine')
-    .option('--http-listen <host:port>', 'API listen address (http.listen)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent');
 }
 
 export function buildProgram(): Command {
@@ -135,17 +80,55 @@ export function buildProgram(): Command {
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     });
   registerSqlCommand(program);
+  registerApikeyCommand(program);
+  registerRetentionCommand(program);
+  registerAdminLogCommand(program);
   return program;
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) {
+      resolve();
+      return;
+    }
+    // Writes complete in order: this one's callback means every earlier one is out.
+    stream.write('', () => resolve());
+  });
+}
+
+/** Exit with `code` once stdout and stderr are flushed (a pipe may still hold output). */
+async function exit(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+/** The code a command left in `process.exitCode` (sql sets it), else 0. */
+function exitCodeSet(): number {
+  const code = Number(process.exitCode ?? 0);
+  return Number.isInteger(code) ? code : EXIT_FAILURE;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that goes away (`| head`) is not an error of ours: stop quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(exitCodeSet());
+    throw err;
+  });
+  let code: number;
   try {
     await buildProgram().parseAsync([...argv]);
+    code = exitCodeSet();
   } catch (err) {
-    if (err instanceof Exit) process.exit(err.code);
-    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG);
-    process.stderr.write(`connlog-collector: ${describe(err)}\n`);
-    process.exit(EXIT_FAILURE);
+    if (err instanceof CliExit) code = err.code;
+    else if (err instanceof CommanderError) code = err.exitCode === 0 ? 0 : EXIT_USAGE;
+    else {
+      process.stderr.write(`connlog-collector: ${describe(err)}\n`);
+      code = EXIT_FAILURE;
+    }
+    // Never report success over a code a command already set.
+    if (code === 0) code = exitCodeSet();
   }
-  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  await exit(code);
 }

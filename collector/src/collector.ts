@@ -1,7 +1,9 @@
 /**
- * The collector: store + JetStream consumer + HTTP server, started and stopped in
- * order. `start()` fails fast with a clear error (store, NATS, port); `close()` stops
- * pulling, flushes the batch in flight, stops HTTP, drains NATS and closes the store.
+ * The collector: store + JetStream consumer + control plane (retention, API keys,
+ * admin log) + HTTP server, started and stopped in order. `start()` fails fast with a
+ * clear error (store, NATS, KV, port); `close()` stops pulling, flushes the batch in
+ * flight, stops HTTP, closes the control plane (flushing the admin log), drains NATS
+ * and closes the store.
  */
 import type { Logger } from 'pino';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -10,6 +12,7 @@ import { Registry } from '@connlog/metrics';
 import type { CollectorConfig } from './config.js';
 import { CollectorError } from './errors.js';
 import { createApiServer, type ApiServer, type HealthStatus } from './api/server.js';
+import { startControlPlane, type ControlPlane } from './control/plane.js';
 import { SessionConsumer, type ConsumerStatus } from './ingest/consumer.js';
 import { connectNats } from './ingest/nats.js';
 import { RowsStored, type RowsStoredListener } from './ingest/rows_stored.js';
@@ -35,8 +38,8 @@ export interface CollectorOptions {
   /** Store to use instead of one built from the config (one per process for chDB). */
   store?: Store;
   /**
-   * The org's retention in days, stamped on each row (0 = do not store).
-   * @default every org gets `retention.defaultDays`
+   * The `retention_days` stamped on each row of an org (0 = do not store).
+   * @default the org's setting in NATS KV, else `retention.defaultDays`
    */
   retentionFor?: (org: string) => number;
 }
@@ -52,6 +55,12 @@ export interface Collector {
   httpAddress(): string;
   /** Rows as ClickHouse accepted them (for live tails); returns the unsubscribe. */
   onRowsStored(listener: RowsStoredListener): () => void;
+  /**
+   * Run a TTL enforcement pass now, on sessions and on the admin log (the one the
+   * `retention.enforceInterval` schedule runs); resolves with the sessions partitions
+   * rewritten. Rejects before `start()` finished.
+   */
+  enforceRetention(): Promise<number>;
 }
 
 /** After this many INSERT failures in a row, /healthz says not ok. */
@@ -62,13 +71,13 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
   const metrics = options.metrics ?? new Registry();
   const telemetry = createTelemetry(log, metrics);
   const store = options.store ?? createStore(config, log);
-  const retentionFor = options.retentionFor ?? (() => config.retention.defaultDays);
   const rowsStored = new RowsStored((err) => telemetry.listenerFailed(err));
   let state: CollectorState = 'created';
   let natsConnected = false;
   let nc: NatsConnection | undefined;
   let consumer: SessionConsumer | undefined;
   let http: ApiServer | undefined;
+  let control: ControlPlane | undefined;
   let address: string | undefined;
   let closing: Promise<void> | undefined;
   let starting: Promise<void> | undefined;
@@ -89,6 +98,8 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
     // Stop taking work first, then flush, then release connections.
     await consumer?.stop();
     await http?.close();
+    // After HTTP and ingest: nothing records to the admin log or reads settings anymore.
+    await control?.close();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc?.close());
     natsConnected = false;
     await store.close();
@@ -133,6 +144,17 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
     onRowsStored(listener) {
       return rowsStored.on(listener);
     },
+
+    async enforceRetention() {
+      if (!control || state !== 'running') {
+        throw new CollectorError('COLLECTOR_STATE', `cannot enforce retention in state ${state}`);
+      }
+      const [partitions] = await Promise.all([
+        control.enforcer.runOnce(),
+        control.adminTtl.runOnce(),
+      ]);
+      return partitions;
+    },
   };
 
   async function startAll(): Promise<void> {
@@ -142,6 +164,9 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
         natsConnected = connected;
       });
       await setupJetStream(await jetstreamManager(nc), config.nats, telemetry);
+      // Before ingest: rows are stamped with the org's retention from KV.
+      const plane = await startControlPlane({ config, nc, store, log, metrics });
+      control = plane;
       http = createApiServer({
         store,
         log,
@@ -149,6 +174,10 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
         config,
         health: status,
         events: { onRowsStored: (listener) => rowsStored.on(listener) },
+        adminLog: plane.adminLog,
+        retention: { settings: plane.settings, ttl: plane.applier },
+        serviceLog: config.serviceLog.enabled,
+        ...(plane.keys ? { keys: plane.keys, metricsAuth: config.auth.metricsAuth } : {}),
       });
       address = await http.listen();
       consumer = new SessionConsumer({
@@ -157,7 +186,7 @@ export function createCollector(config: CollectorConfig, options: CollectorOptio
         store,
         telemetry,
         rowsStored,
-        retentionFor,
+        retentionFor: options.retentionFor ?? ((org) => plane.settings.storedDays(org)),
         log,
       });
       await consumer.start();

@@ -19,7 +19,10 @@ export interface CollectorConfig {
   readonly clickhouse: ClickHouseConfig;
   readonly ingest: IngestConfig;
   readonly retention: RetentionConfig;
+  readonly adminLog: AdminLogConfig;
+  readonly auth: AuthConfig;
   readonly http: HttpConfig;
+  readonly serviceLog: ServiceLogConfig;
   readonly log: LogConfig;
 }
 
@@ -125,8 +128,44 @@ export interface IngestConfig {
 }
 
 export interface RetentionConfig {
-  /** Days to keep an org's sessions when it has no setting of its own; 0 = do not store. @default 30 */
+  /**
+   * Days to keep an org's sessions when it has no setting of its own: 1..3650,
+   * 0 = do not store, -1 = keep forever. Every collector of a deployment needs the
+   * same value (each re-stamps rows to its own default at start).
+   * @default 30
+   */
   readonly defaultDays: number;
+  /**
+   * Time between TTL enforcement passes (rewrite partitions holding expired rows);
+   * 0 = never, leave it to ClickHouse's own TTL merges. At least 1 s otherwise.
+   * @default 3600000 (1 h)
+   */
+  readonly enforceInterval: number;
+  /** NATS KV bucket of the per-org settings. @default "connlog_retention" */
+  readonly bucket: string;
+}
+
+export interface AdminLogConfig {
+  /** Days to keep `admin_actions` rows (1..3650); applies to existing rows too. @default 365 */
+  readonly retentionDays: number;
+}
+
+export interface AuthConfig {
+  /**
+   * API keys required on every route but `/healthz`, `/sql/ping` and the OpenAPI
+   * document. false = the API is open to anyone who reaches it (logged loudly at start).
+   * @default false
+   */
+  readonly enabled: boolean;
+  /** `/metrics` needs an API key too (any role). Only with `enabled`. @default false */
+  readonly metricsAuth: boolean;
+  /** NATS KV bucket of the API keys (hashes only). @default "connlog_apikeys" */
+  readonly bucket: string;
+}
+
+export interface ServiceLogConfig {
+  /** One `network_log` log line per stored session version. @default false */
+  readonly enabled: boolean;
 }
 
 export interface HttpConfig {
@@ -144,6 +183,7 @@ type Kind =
   | 'optionalString'
   | 'strings'
   | 'integer'
+  | 'boolean'
   | 'size'
   | 'duration'
   | 'listen'
@@ -157,6 +197,8 @@ interface Field {
   default?: unknown;
   min?: number;
   max?: number;
+  /** Said after a refused value: what the accepted values mean. */
+  hint?: string;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -189,8 +231,22 @@ export const CONFIG_FIELDS: Readonly<Record<string, Field>> = {
   'clickhouse.cluster': { kind: 'identifier' },
   'ingest.maxBatchRows': { kind: 'integer', default: 20_000, min: 1, max: 1_000_000 },
   'ingest.flushInterval': { kind: 'duration', default: 1000, min: 10, max: 60_000 },
-  'retention.defaultDays': { kind: 'integer', default: 30, min: 0, max: 65_535 },
+  // -1 (keep forever), 0 (do not store) or 1..3650: every integer of -1..3650.
+  'retention.defaultDays': {
+    kind: 'integer',
+    default: 30,
+    min: -1,
+    max: 3650,
+    hint: '-1 = keep forever, 0 = do not store, 1..3650 days',
+  },
+  'retention.enforceInterval': { kind: 'duration', default: 3_600_000, min: 0 },
+  'retention.bucket': { kind: 'name', default: 'connlog_retention' },
+  'adminLog.retentionDays': { kind: 'integer', default: 365, min: 1, max: 3650 },
+  'auth.enabled': { kind: 'boolean', default: false },
+  'auth.metricsAuth': { kind: 'boolean', default: false },
+  'auth.bucket': { kind: 'name', default: 'connlog_apikeys' },
   'http.listen': { kind: 'listen', default: '127.0.0.1:8080' },
+  'serviceLog.enabled': { kind: 'boolean', default: false },
   'log.level': { kind: 'level', default: 'info' },
 };
 
@@ -220,7 +276,11 @@ function shown(key: string, value: unknown): string {
 
 /** Validate one value; `fromText` when it came from env or a flag (lists split on commas). */
 function coerce(key: string, field: Field, value: unknown, fromText: boolean): unknown {
-  const bad = (what: string): CollectorError => invalid(key, `${what}, got ${shown(key, value)}`);
+  const bad = (what: string): CollectorError =>
+    invalid(
+      key,
+      `${what}${field.hint === undefined ? '' : ` (${field.hint})`}, got ${shown(key, value)}`,
+    );
   const bounded = (n: number, what: string): number => {
     if (field.min !== undefined && n < field.min)
       throw bad(`${what} must be at least ${field.min}`);
@@ -249,6 +309,15 @@ function coerce(key: string, field: Field, value: unknown, fromText: boolean): u
         typeof value === 'string' && fromText && /^-?\d+$/.test(value) ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw bad('must be an integer');
       return bounded(n, 'value');
+    }
+    case 'boolean': {
+      if (typeof value === 'boolean') return value;
+      if (fromText && typeof value === 'string') {
+        const text = value.trim().toLowerCase();
+        if (text === 'true' || text === '1' || text === 'yes') return true;
+        if (text === 'false' || text === '0' || text === 'no') return false;
+      }
+      throw bad('must be true or false');
     }
     case 'size': {
       const n = parseSize(value);
@@ -383,6 +452,9 @@ export function parseConfig(
 
 function checkCombinations(config: CollectorConfig): void {
   const { nats, ingest } = config;
+  if (config.auth.metricsAuth && !config.auth.enabled) {
+    throw invalid('auth.metricsAuth', 'needs auth.enabled: true (there are no keys to check)');
+  }
   if (nats.user !== undefined && nats.pass === undefined) {
     throw invalid('nats.pass', 'is required when nats.user is set');
   }
@@ -403,6 +475,16 @@ function checkCombinations(config: CollectorConfig): void {
   }
   if (nats.stream.maxAge !== 0 && nats.stream.duplicateWindow > nats.stream.maxAge) {
     throw invalid('nats.stream.duplicateWindow', 'must not exceed nats.stream.maxAge');
+  }
+  const { enforceInterval } = config.retention;
+  if (enforceInterval !== 0 && enforceInterval < 1000) {
+    throw invalid(
+      'retention.enforceInterval',
+      `must be 0 (off) or at least 1s, got ${enforceInterval} ms`,
+    );
+  }
+  if (config.retention.bucket === config.auth.bucket) {
+    throw invalid('auth.bucket', 'must differ from retention.bucket');
   }
   if (nats.stream.name === nats.deadLetter.stream) {
     throw invalid('nats.deadLetter.stream', 'must differ from nats.stream.name');

@@ -171,6 +171,32 @@ SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}, merge_with_ttl_t
 COMMENT 'Audit trail of every admin action'`;
 }
 
+/**
+ * What agents could not record: a row per gap (a bound was hit, sessions were proxied
+ * but not recorded). ReplacingMergeTree without a version: a replayed batch brings the
+ * same row again, and the duplicate collapses (read with FINAL for exact sums).
+ */
+function recordingGapsTable(n: Names): string {
+  return `CREATE TABLE IF NOT EXISTS ${n.local('recording_gaps')}${n.onCluster}
+(
+    org_id LowCardinality(String) COMMENT 'Organisation of the agent',
+    site_id LowCardinality(String) COMMENT 'Site of the agent',
+    agent_id LowCardinality(String) COMMENT 'Agent that could not record',
+    from_at DateTime64(3, 'UTC') COMMENT 'First session not recorded' CODEC(Delta, ZSTD(1)),
+    to_at DateTime64(3, 'UTC') COMMENT 'When recording resumed' CODEC(Delta, ZSTD(1)),
+    sessions_not_recorded UInt64 COMMENT 'Sessions proxied in [from_at, to_at] with no record' CODEC(T64, ZSTD(1)),
+    reason LowCardinality(String) COMMENT 'spool_full (the disk spool reached spool.maxBytes) or buffer_full (the in-memory buffer did)',
+    retention_days UInt16 COMMENT 'Org retention stamped at insert; the row expires from_at + retention_days',
+    inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) COMMENT 'When the collector inserted the row' CODEC(Delta, ZSTD(1))
+)
+ENGINE = ${n.engine('ReplacingMergeTree', '')}
+PARTITION BY toYYYYMM(from_at)
+ORDER BY (org_id, site_id, from_at, agent_id, reason)
+TTL toDateTime(from_at) + toIntervalDay(retention_days)
+SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}, merge_with_ttl_timeout = ${TTL_MERGE_TIMEOUT_SECONDS}
+COMMENT 'Sessions agents proxied without recording them (spool or buffer full), per gap'`;
+}
+
 /** On a cluster, `<table>` is a Distributed table over `<table>_local` on every shard. */
 function distributed(n: Names, cluster: string, table: string, shardingKey: string): string {
   return `CREATE TABLE IF NOT EXISTS ${n.db}.${table}${n.onCluster}
@@ -223,6 +249,34 @@ FROM ${n.db}.sessions FINAL
 SETTINGS do_not_merge_across_partitions_select_final = 1`;
 }
 
+/**
+ * The row's expiry, `<time> + retention_days` days, saturating at DateTime's last second
+ * (2106-02-07 06:28:15) instead of wrapping around past it: `DateTime` arithmetic wraps
+ * (`toDateTime(now()) + toIntervalDay(36500)` is in 1990), so under the first schema's
+ * `toDateTime(t) + toIntervalDay(retention_days)` a large `retention_days` (65535 =
+ * keep forever) expired rows decades early, and anything past 2106 at once.
+ */
+export function saturatingTtl(timeColumn: string): string {
+  return (
+    `toDateTime(least(toUInt64(toUnixTimestamp(${timeColumn})) + ` +
+    `toUInt64(retention_days) * 86400, 4294967295))`
+  );
+}
+
+/**
+ * Replace a table's TTL with the saturating one. A metadata change only:
+ * `materialize_ttl_after_modify = 0` leaves existing parts alone (no rewrite of the
+ * whole table); their TTL bounds were computed by the old expression, which agrees
+ * with the new one for every `retention_days` up to 3650, and parts get the new bounds
+ * as they are merged or re-stamped. Running it again changes nothing.
+ */
+function modifyTtl(n: Names, table: string, timeColumn: string): string {
+  return (
+    `ALTER TABLE ${n.local(table)}${n.onCluster} MODIFY TTL ${saturatingTtl(timeColumn)} ` +
+    `SETTINGS materialize_ttl_after_modify = 0`
+  );
+}
+
 /** The migrations, in order. Append new ones; never edit a released one. */
 export function migrations(options: SchemaOptions): Migration[] {
   const n = names(options);
@@ -235,9 +289,22 @@ export function migrations(options: SchemaOptions): Migration[] {
     sessions.push(distributed(n, cluster, 'sessions', 'cityHash64(session_id)'));
     admin.push(distributed(n, cluster, 'admin_actions', 'cityHash64(org_id)'));
   }
+  const gaps = [recordingGapsTable(n)];
+  if (cluster !== undefined) {
+    gaps.push(distributed(n, cluster, 'recording_gaps', 'cityHash64(org_id, site_id)'));
+  }
   return [
     { version: 1, name: 'sessions table', statements: sessions },
     { version: 2, name: 'admin_actions table', statements: admin },
     { version: 3, name: 'network_logs view', statements: [networkLogsView(n)] },
+    {
+      version: 4,
+      name: 'saturating TTL',
+      statements: [
+        modifyTtl(n, 'sessions', 'started_at'),
+        modifyTtl(n, 'admin_actions', 'timestamp'),
+      ],
+    },
+    { version: 5, name: 'recording_gaps table', statements: gaps },
   ];
 }
