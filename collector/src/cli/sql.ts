@@ -17,6 +17,8 @@ export interface SqlCommandIo {
 
 export interface SqlRunOptions {
   url: string;
+  /** API key, sent as `Authorization: Bearer` (the endpoint needs a key scoped to all orgs). */
+  apiKey?: string;
   query: string;
   format: string;
   params?: Record<string, string>;
@@ -57,7 +59,10 @@ export async function runSqlQuery(
     response = await fetch(endpoint, {
       method: 'POST',
       body: options.query,
-      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      headers: {
+        'content-type': 'text/plain; charset=utf-8',
+        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      },
     });
   } catch (err) {
     const reason =
@@ -101,7 +106,8 @@ Examples:
       "SELECT count() FROM connlog.network_logs WHERE org_id = {org:String}"
   $ echo "SHOW TABLES FROM connlog" | connlog-collector sql -
 
-The endpoint is read-only: INSERT, DDL, SET and friends are refused.
+The endpoint is read-only: INSERT, DDL, SET and friends are refused. With API keys
+enabled it needs a key scoped to all orgs: --api-key or CONNLOG_API_KEY.
 `;
 
 function collectParam(
@@ -127,6 +133,12 @@ export function registerSqlCommand(
     )
     .addOption(
       new Option(
+        '--api-key <key>',
+        'API key scoped to all orgs (clk_…); prefer the environment variable',
+      ).env('CONNLOG_API_KEY'),
+    )
+    .addOption(
+      new Option(
         '-f, --format <format>',
         'ClickHouse output format (default: PrettyCompactMonoBlock on a terminal, TabSeparated otherwise)',
       ),
@@ -140,7 +152,7 @@ export function registerSqlCommand(
     .action(
       async (
         query: string | undefined,
-        opts: { url: string; format?: string; param?: Record<string, string> },
+        opts: { url: string; apiKey?: string; format?: string; param?: Record<string, string> },
       ) => {
         let statement = query;
         if (statement === undefined || statement === '-') {
@@ -153,7 +165,13 @@ export function registerSqlCommand(
         }
         const format = opts.format ?? (io.stdout.isTTY ? 'PrettyCompactMonoBlock' : 'TabSeparated');
         const code = await runSqlQuery(
-          { url: opts.url, query: statement, format, params: opts.param ?? {} },
+          {
+            url: opts.url,
+            query: statement,
+            format,
+            params: opts.param ?? {},
+            ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+          },
           io,
         );
         if (code !== 0) process.exitCode = code;
