@@ -1,13 +1,36 @@
 // Helpers shared by the benchmark scripts: start reference proxies and connlog
-// processes, run load generators as separate processes, summarize rounds.
+// processes, run load generators as separate processes, summarize rounds, and record
+// results for the report (bench/report.mjs).
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const AGENT_BIN = join(repo, 'agent', 'bin', 'connlog-agent.js');
+export const COLLECTOR_BIN = join(repo, 'collector', 'bin', 'connlog-collector.js');
+export const GEN = join(repo, 'bench', 'gen');
+
+/**
+ * Command-line options of a benchmark script: `--name value` pairs and `--quick`.
+ * `defaults` maps a name to `[full, quick]`.
+ */
+export function options(defaults) {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const out = { quick };
+  for (const [name, [full, small]] of Object.entries(defaults)) {
+    const i = args.indexOf(`--${name}`);
+    const raw = i >= 0 ? args[i + 1] : quick ? small : full;
+    out[name] = typeof full === 'number' ? Number(raw) : raw;
+    if (typeof full === 'number' && !Number.isFinite(out[name])) {
+      throw new Error(`--${name}: "${raw}" is not a number`);
+    }
+  }
+  return out;
+}
 
 export function have(command) {
   try {
@@ -15,6 +38,13 @@ export function have(command) {
     return true;
   } catch {
     return false;
+  }
+}
+
+export function requireTools(...tools) {
+  const missing = tools.filter((tool) => !have(tool));
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.join(', ')} (Debian: apt-get install ${missing.join(' ')})`);
   }
 }
 
@@ -34,20 +64,87 @@ export async function freePort() {
   });
 }
 
-/** Spawn a long-running helper process; `stop()` kills it and waits. */
-export function daemon(command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
+/** `sh -c` prefix that raises the open-file limit (to the hard limit if `n` is refused). */
+function withFileLimit(command, args, files) {
+  if (files === undefined) return [command, args];
+  return [
+    'sh',
+    [
+      '-c',
+      `ulimit -n ${files} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`,
+      'sh',
+      command,
+      ...args,
+    ],
+  ];
+}
+
+/**
+ * Spawn a long-running helper process; `stop()` kills it and waits. `files` raises its
+ * open-file limit. Every daemon is also killed when this process exits, so an
+ * interrupted benchmark leaves nothing behind.
+ */
+export function daemon(command, args, opts = {}) {
+  const { files, ...spawnOptions } = opts;
+  const [cmd, argv] = withFileLimit(command, args, files);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
+  // Both streams are kept (tail only): the daemons log to stdout, tools to stderr.
   let stderr = '';
-  child.stderr?.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const keep = (chunk) => (stderr = (stderr + chunk).slice(-4000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  live.add(child);
+  exited.then(() => live.delete(child));
   return {
     child,
+    pid: child.pid,
     stderr: () => stderr,
+    exited,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(timer);
     },
   };
+}
+
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => process.exit(130));
+}
+
+/**
+ * Run a load generator (a script in bench/gen) as its own process; resolves with the
+ * JSON object it prints last on stdout. `files` raises its open-file limit.
+ */
+export function generator(script, args, opts = {}) {
+  const [cmd, argv] = withFileLimit(process.execPath, [join(GEN, script), ...args], opts.files);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+    child.once('exit', (code) => {
+      live.delete(child);
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) {
+        reject(new Error(`${script} exited ${code}: ${stderr.trim()}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`${script} printed no result: ${stdout.slice(-500)} ${stderr}`));
+      }
+    });
+  });
 }
 
 export async function waitPort(port, timeoutMs = 30_000) {
@@ -64,29 +161,45 @@ export async function waitPort(port, timeoutMs = 30_000) {
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`port ${port} did not open`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
-export async function waitHttp(url, timeoutMs = 60_000) {
+export async function waitHttp(url, timeoutMs = 60_000, proc = undefined) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await fetch(url)
       .then((r) => r.ok)
       .catch(() => false);
     if (ok) return;
+    if (proc && proc.child.exitCode !== null) {
+      throw new Error(`process exited before ${url} answered: ${proc.stderr()}`);
+    }
     if (Date.now() > deadline) throw new Error(`${url} did not answer`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
-export function haproxy(dir, listenPort, targetPort) {
+/** Poll `predicate` until it returns a truthy value; that value is returned. */
+export async function waitUntil(predicate, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function haproxy(dir, listenPort, targetPort, maxconn = 4096) {
   const cfg = join(dir, `haproxy-${listenPort}.cfg`);
   writeFileSync(
     cfg,
     [
       'global',
-      '  maxconn 4096',
+      `  maxconn ${maxconn}`,
       'defaults',
       '  mode tcp',
       '  timeout connect 5s',
@@ -98,41 +211,111 @@ export function haproxy(dir, listenPort, targetPort) {
       '',
     ].join('\n'),
   );
-  return daemon('haproxy', ['-f', cfg, '-db']);
+  // HAProxy sizes its fd needs from maxconn; give it room.
+  return daemon('haproxy', ['-f', cfg, '-db'], { files: maxconn * 2 + 100 });
+}
+
+/** socat as a forking TCP relay (one process per connection). */
+export function socat(listenPort, targetPort) {
+  return daemon('socat', [
+    `TCP-LISTEN:${listenPort},bind=127.0.0.1,reuseaddr,fork,backlog=1024`,
+    `TCP:127.0.0.1:${targetPort},nodelay`,
+  ]);
+}
+
+/** A Node echo server (bench/gen/echo_server.mjs) in its own process. */
+export async function echoServer(files) {
+  const port = await freePort();
+  const proc = daemon(process.execPath, [join(GEN, 'echo_server.mjs'), String(port)], { files });
+  await waitPort(port);
+  return { ...proc, port };
 }
 
 export function natsServer(dir, port) {
   const cfg = join(dir, 'nats.conf');
   writeFileSync(
     cfg,
-    `listen: "127.0.0.1:${port}"\njetstream { store_dir: "${join(dir, 'nats')}" }\n`,
+    `listen: "127.0.0.1:${port}"\nmax_payload: 1MB\njetstream { store_dir: "${join(dir, 'nats')}" }\n`,
   );
   return daemon('nats-server', ['-c', cfg]);
 }
 
+/** nats-server on a free port with JetStream; `url` to connect. */
+export async function startNats(dir) {
+  const port = await freePort();
+  const proc = natsServer(dir, port);
+  await waitPort(port);
+  return { ...proc, url: `nats://127.0.0.1:${port}` };
+}
+
+/** `extra` over `base`, objects merged key by key (config overrides). */
+export function deepMerge(base, extra) {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const prev = out[key];
+    out[key] =
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      prev &&
+      typeof prev === 'object'
+        ? deepMerge(prev, value)
+        : value;
+  }
+  return out;
+}
+
 /** Start a connlog agent proxying `resources` and publishing to `natsUrl`. */
-export async function connlogAgent(dir, natsUrl, resources, extra = {}) {
+export async function connlogAgent(dir, natsUrl, resources, extra = {}, opts = {}) {
   const httpPort = await freePort();
   const cfg = join(dir, 'agent.yaml');
-  const config = {
-    org: 'bench',
-    site: 'local',
-    nats: { servers: [natsUrl] },
-    spool: { dir: join(dir, 'spool') },
-    http: { listen: `127.0.0.1:${httpPort}` },
-    log: { level: 'warn' },
-    resources,
-    ...extra,
-  };
+  const config = deepMerge(
+    {
+      org: 'bench',
+      site: 'local',
+      nats: { servers: [natsUrl] },
+      spool: { dir: join(dir, 'spool') },
+      http: { listen: `127.0.0.1:${httpPort}` },
+      log: { level: 'warn' },
+      resources,
+    },
+    extra,
+  );
   writeFileSync(cfg, JSON.stringify(config, null, 2));
-  const agent = daemon(process.execPath, [
-    join(repo, 'agent', 'bin', 'connlog-agent.js'),
-    'run',
-    '--config',
-    cfg,
-  ]);
-  await waitHttp(`http://127.0.0.1:${httpPort}/healthz`);
+  const agent = daemon(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), AGENT_BIN, 'run', '--config', cfg],
+    {
+      files: opts.files,
+    },
+  );
+  await waitHttp(`http://127.0.0.1:${httpPort}/healthz`, 60_000, agent);
   return { ...agent, metricsUrl: `http://127.0.0.1:${httpPort}/metrics` };
+}
+
+/** Start a connlog collector on the embedded engine in `dataDir`. */
+export async function connlogCollector(dataDir, natsUrl, extra = {}, opts = {}) {
+  const httpPort = await freePort();
+  mkdirSync(dataDir, { recursive: true });
+  const cfg = join(dataDir, '..', `collector-${httpPort}.yaml`);
+  const config = deepMerge(
+    {
+      dataDir,
+      nats: { servers: [natsUrl] },
+      http: { listen: `127.0.0.1:${httpPort}` },
+      log: { level: 'warn' },
+    },
+    extra,
+  );
+  writeFileSync(cfg, JSON.stringify(config, null, 2));
+  const proc = daemon(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), COLLECTOR_BIN, 'run', '--config', cfg],
+    {},
+  );
+  const url = `http://127.0.0.1:${httpPort}`;
+  await waitHttp(`${url}/healthz`, 120_000, proc);
+  return { ...proc, url, metricsUrl: `${url}/metrics` };
 }
 
 export async function ensureStream(natsUrl) {
@@ -146,6 +329,42 @@ export async function ensureStream(natsUrl) {
   await nc.close();
 }
 
+/** Messages in a stream. */
+export async function streamMessages(natsUrl, name = 'CONNLOG_SESSIONS') {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.info(name)).state.messages;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Sum of a Prometheus metric (all label sets) from a /metrics URL. */
+export async function metric(url, name) {
+  const text = await (await fetch(url)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+/** A field of /proc/<pid>/status in bytes (VmRSS, VmHWM). */
+export function procStatus(pid, field) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** The node process a daemon runs (the child itself, or the one `sh` exec'd into). */
+export const pidOf = (proc) => proc.child.pid;
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -156,6 +375,59 @@ export function spread(values) {
   return Math.max(...values) - Math.min(...values);
 }
 
+/** Nearest-rank percentile (p in 0..100) of unsorted values. */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
 export function fmt(n, digits = 2) {
   return Number.isFinite(n) ? n.toFixed(digits) : String(n);
+}
+
+/** `median (min–max)` of a list of values. */
+export function summary(values, digits = 2) {
+  return `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+}
+
+/** Alternate the order of `paths` each round so drift on a shared machine hits all alike. */
+export function alternate(paths, round) {
+  return round % 2 === 0 ? paths : [...paths].reverse();
+}
+
+export function loadAverage() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/**
+ * Record a benchmark's results for the report: `rows` are table rows
+ * `{ target, reference, measured, goal, met, notes }`; `details` is markdown printed
+ * under the table. Written to `$BENCH_RESULTS_DIR/<name>.json` when set.
+ */
+export function record(name, { command, rows, details = '' }) {
+  const result = {
+    name,
+    command,
+    date: new Date().toISOString(),
+    loadAverage: loadAverage(),
+    rows,
+    details,
+  };
+  const dir = process.env.BENCH_RESULTS_DIR;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  }
+  console.log(`\n## ${name}\n`);
+  for (const row of rows) {
+    console.log(`- ${row.target}: ${row.measured} (goal ${row.goal ?? '—'}; ${row.met ?? ''})`);
+  }
+  if (details) console.log(`\n${details}`);
+}
+
+/** `met` column text for a ratio or figure against its goal. */
+export function verdict(ok) {
+  return ok === undefined ? 'report' : ok ? 'met' : 'missed';
 }
