@@ -15,6 +15,7 @@ import {
   withConfigFlags,
   type ConfigFlags,
 } from './cli/config_flags.js';
+import { registerLogsCommands } from './cli/register.js';
 import { registerRetentionCommand } from './cli/retention.js';
 import { registerSqlCommand } from './cli/sql.js';
 import { createCollector } from './collector.js';
@@ -80,6 +81,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     });
   registerSqlCommand(program);
+  registerLogsCommands(program);
   registerApikeyCommand(program);
   registerRetentionCommand(program);
   registerAdminLogCommand(program);

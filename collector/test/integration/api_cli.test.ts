@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -306,5 +308,31 @@ describe('--help', () => {
     const run = await cli([name, '--help']);
     expect(run.out).toContain('Examples:');
     expect(run.out).toContain(`connlog-collector ${name}`);
+  });
+});
+
+describe('as a process (the built bin, `pnpm build` first)', () => {
+  const bin = fileURLToPath(new URL('../../bin/connlog-collector.js', import.meta.url));
+  const run = (args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [bin, ...args],
+        { env: { ...process.env, ...env } },
+        (error, out, err) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+          resolve({ code, out, err });
+        },
+      );
+    });
+
+  it('reads --url, the key and the org from the environment, and exits 1 on a refusal', async () => {
+    const env = { CONNLOG_URL: base, CONNLOG_API_KEY: orgKey, CONNLOG_ORG: 'acme' };
+    const ok = await run(['logs', '--user', 'bob', '-f', 'json'], env);
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.out) as { session_id: string }).session_id).toBe(BOB.session_id);
+    const refused = await run(['logs', '--org', 'other'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/FORBIDDEN/);
   });
 });
