@@ -4,7 +4,14 @@ import { ApiError } from '../../src/api/errors.js';
 import { parseFilters, parseLiveQuery } from '../../src/api/filters/parse.js';
 import { sessionRowToItem } from '../../src/api/live/item.js';
 import { ipToBigInt, matchesFilters } from '../../src/api/live/match.js';
-import { SERVICE_LOG_FIELDS, serviceLogFields } from '../../src/api/service_log.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import {
+  SERVICE_LOG_FIELDS,
+  attachServiceLog,
+  serviceLogFields,
+} from '../../src/api/service_log.js';
+import { rowsStoredHook } from '../helpers/live.js';
 import { sessionRow } from '../helpers/rows.js';
 
 /** Filters as the list route parses them from a query string. */
@@ -152,5 +159,37 @@ describe('service log fields', () => {
     for (const value of Object.values(line)) {
       expect(value === null || ['string', 'number'].includes(typeof value)).toBe(true);
     }
+  });
+});
+
+describe('attachServiceLog', () => {
+  it('logs one network_log line per stored row until detached', () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const log = pino({ level: 'info' }, sink);
+    const hook = rowsStoredHook();
+    const detach = attachServiceLog(hook.events, log);
+    const a = sessionRow({ user_id: 'alice', bytes_tx: 7 });
+    const b = sessionRow({ user_id: '{"level":60}', error: 'boom' });
+    hook.emit([a, b]);
+    detach();
+    hook.emit([sessionRow()]);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      msg: 'network_log',
+      session_id: a.session_id,
+      user_id: 'alice',
+      bytes_tx: 7,
+      source_addr: '192.0.2.10:50000',
+    });
+    // Untrusted text stays a string value; it never becomes pino's own fields.
+    expect(lines[1]).toMatchObject({ level: 30, user_id: '{"level":60}', session_error: 'boom' });
+    expect(hook.listeners).toBe(0);
   });
 });
