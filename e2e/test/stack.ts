@@ -26,6 +26,12 @@ export interface AgentResource {
   dialTimeout?: string;
   /** UDP: a flow ends after this long without a datagram. */
   idleTimeout?: string;
+  /** UDP: bound of concurrent flows. */
+  maxFlows?: number;
+  /** UDP: largest datagram payload forwarded. */
+  maxDatagramBytes?: number;
+  /** The resource's own `proxyProtocol` keys (docs/identity.md). */
+  proxyProtocol?: Record<string, unknown>;
 }
 
 export interface AgentHandle {

@@ -14,6 +14,14 @@ import { headerSource, ResourceIdentity, type IdentityDeps } from './identity.js
 import type { ResourceProxy } from './proxy.js';
 import { UdpFlow, type FlowOwner } from './udp_flow.js';
 
+/**
+ * Receive buffer of the listening socket. A burst of new flows (each needs a socket set
+ * up on the event loop) otherwise overflows the kernel's default (~208 KiB) and the
+ * kernel drops datagrams before the agent sees them. Linux caps it at
+ * `net.core.rmem_max`.
+ */
+const LISTEN_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface UdpProxyOptions {
   resource: ResourceConfig;
   recorder: Recorder;
@@ -81,7 +89,10 @@ export class UdpProxy implements ResourceProxy, FlowOwner {
         throw fail(err);
       }
     }
-    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+    const socket = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      recvBufferSize: LISTEN_RECV_BUFFER_BYTES,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', (err) => reject(fail(err)));
       socket.bind({ address: host, port: listen.port }, () => resolve());
