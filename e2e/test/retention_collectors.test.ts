@@ -259,16 +259,9 @@ describe('retention across two collector processes', () => {
       'the denied attempt in the admin log',
       200,
     );
-    expect(log).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          actorType: 'api_key',
-          outcome: 'success',
-          metadata: expect.objectContaining({ days: 7 }),
-        }),
-        expect.objectContaining({ actorType: 'api_key', outcome: 'denied' }),
-      ]),
-    );
+    const success = log.find((e) => e.outcome === 'success' && e.metadata.days === 7);
+    expect(success?.actorType).toBe('api_key');
+    expect(log.find((e) => e.outcome === 'denied')?.actorType).toBe('api_key');
   });
 
   it('takes a CLI change (0 = store nothing) on both collectors, and records it once', async () => {
