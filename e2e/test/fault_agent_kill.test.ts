@@ -67,6 +67,8 @@ describe('fault: the agent killed with SIGKILL with sessions open', () => {
 
     const killAt = Date.now();
     expect(await f.agent.stop('SIGKILL')).toBe('SIGKILL');
+    // A session may still complete between the signal and the process's death.
+    const deadAt = Date.now();
     await sleep(1000);
     f.agent = await f.restartAgent();
     await traffic.untilCompleted(SESSIONS);
@@ -74,7 +76,7 @@ describe('fault: the agent killed with SIGKILL with sessions open', () => {
     for (const session of held) session.socket.destroy();
 
     const inWindow = (s: ClientSession): boolean =>
-      s.endedAt <= killAt && s.endedAt > killAt - WINDOW_MS[s.protocol];
+      s.endedAt <= deadAt && s.endedAt > killAt - WINDOW_MS[s.protocol];
     const outside = sessions.filter((s) => !inWindow(s));
     const window = sessions.filter((s) => s.ok && inWindow(s));
     const figures = await settle('agent SIGKILL', [f.collector], outside, startedAt);

@@ -192,8 +192,13 @@ export function tcpSession(port: number, tag: number): Promise<ClientSession> {
   });
 }
 
-/** A UDP session: one datagram of `tag` bytes, wait for its echo, close the socket. */
-export function udpSession(port: number, tag: number): Promise<ClientSession> {
+/**
+ * A UDP session: one datagram of `tag` bytes, wait for its echo. The agent knows a
+ * flow by the client's `address:port` and ends it `idleTimeout` after its last
+ * datagram, so the socket stays bound for `holdMs` longer: a new client given the
+ * same port too early would join the old flow (one session, two payloads).
+ */
+export function udpSession(port: number, tag: number, holdMs = 2500): Promise<ClientSession> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     let localPort = 0;
@@ -202,7 +207,7 @@ export function udpSession(port: number, tag: number): Promise<ClientSession> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.close();
+      setTimeout(() => socket.close(), holdMs);
       resolve({
         protocol: 'udp',
         resource: UDP_RESOURCE,
