@@ -1,44 +1,33 @@
 // Single- and multi-stream TCP throughput: iperf3 direct vs through HAProxy (mode tcp)
-// vs through connlog-agent, measured side by side, alternated, several rounds.
-// Prints figures; asserts nothing.  Usage: node bench/tcp_throughput.mjs [--rounds 3]
-// [--seconds 5] [--streams 1,8] [--quick]
+// vs through socat vs through connlog-agent, measured side by side, alternated, several
+// rounds. Prints figures; asserts nothing.
+//   node bench/tcp_throughput.mjs [--rounds 3] [--seconds 5] [--streams 1,8] [--quick]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
+  alternate,
   connlogAgent,
   daemon,
   ensureStream,
   fmt,
   freePort,
   haproxy,
-  have,
   median,
-  natsServer,
-  spread,
+  options,
+  record,
+  requireTools,
+  socat,
+  startNats,
+  summary,
+  verdict,
   waitPort,
   workDir,
 } from './lib.mjs';
 
 const run = promisify(execFile);
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const quick = args.includes('--quick');
-const rounds = Number(opt('rounds', quick ? 1 : 3));
-const seconds = Number(opt('seconds', quick ? 1 : 5));
-const streams = String(opt('streams', quick ? '1' : '1,8'))
-  .split(',')
-  .map(Number);
-
-for (const tool of ['iperf3', 'nats-server']) {
-  if (!have(tool)) {
-    console.error(`${tool} is required (Debian: apt-get install ${tool})`);
-    process.exit(1);
-  }
-}
-const withHaproxy = have('haproxy');
+const opt = options({ rounds: [3, 1], seconds: [5, 1], streams: ['1,8', '1,8'] });
+const streams = String(opt.streams).split(',').map(Number);
+requireTools('iperf3', 'nats-server', 'haproxy', 'socat');
 
 const dir = workDir('tcp');
 const procs = [];
@@ -46,15 +35,12 @@ try {
   const iperfPort = await freePort();
   procs.push(daemon('iperf3', ['-s', '-p', String(iperfPort), '-B', '127.0.0.1']));
   await waitPort(iperfPort);
-  const natsPort = await freePort();
-  procs.push(natsServer(dir.path, natsPort));
-  await waitPort(natsPort);
-  const natsUrl = `nats://127.0.0.1:${natsPort}`;
-  await ensureStream(natsUrl);
-
+  const nats = await startNats(dir.path);
+  procs.push(nats);
+  await ensureStream(nats.url);
   const agentPort = await freePort();
   procs.push(
-    await connlogAgent(dir.path, natsUrl, [
+    await connlogAgent(dir.path, nats.url, [
       {
         id: 'iperf',
         protocol: 'tcp',
@@ -63,31 +49,29 @@ try {
       },
     ]),
   );
-  await waitPort(agentPort);
+  const haPort = await freePort();
+  procs.push(haproxy(dir.path, haPort, iperfPort));
+  const socatPort = await freePort();
+  procs.push(socat(socatPort, iperfPort));
+  await Promise.all([waitPort(agentPort), waitPort(haPort), waitPort(socatPort)]);
   const paths = [
     ['direct', iperfPort],
+    ['haproxy', haPort],
+    ['socat', socatPort],
     ['connlog-agent', agentPort],
   ];
-  if (withHaproxy) {
-    const haPort = await freePort();
-    procs.push(haproxy(dir.path, haPort, iperfPort));
-    await waitPort(haPort);
-    paths.splice(1, 0, ['haproxy', haPort]);
-  }
 
   const results = {};
   for (const n of streams) {
-    for (let round = 0; round < rounds; round += 1) {
-      // Alternate the order each round so drift on a shared machine hits all paths alike.
-      const order = round % 2 === 0 ? paths : [...paths].reverse();
-      for (const [name, port] of order) {
+    for (let round = 0; round < opt.rounds; round += 1) {
+      for (const [name, port] of alternate(paths, round)) {
         const { stdout } = await run('iperf3', [
           '-c',
           '127.0.0.1',
           '-p',
           String(port),
           '-t',
-          String(seconds),
+          String(opt.seconds),
           '-P',
           String(n),
           '-J',
@@ -98,22 +82,39 @@ try {
       }
     }
   }
-  console.log(
-    `\nTCP throughput (iperf3, ${seconds}s per run, ${rounds} rounds alternated), Gbit/s`,
-  );
-  console.log('| streams | path | median | spread | ratio vs haproxy | ratio vs direct |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  const lines = [
+    `iperf3, ${opt.seconds} s per run, ${opt.rounds} rounds alternated; Gbit/s, median (min–max)`,
+    '',
+    '| streams | path | Gbit/s | vs HAProxy | vs direct |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  const rows = [];
   for (const n of streams) {
     const direct = median(results[`${n}:direct`]);
-    const ha = results[`${n}:haproxy`] ? median(results[`${n}:haproxy`]) : NaN;
+    const ha = median(results[`${n}:haproxy`]);
     for (const [name] of paths) {
       const values = results[`${n}:${name}`];
       const m = median(values);
-      console.log(
-        `| ${n} | ${name} | ${fmt(m)} | ${fmt(spread(values))} | ${fmt(m / ha)} | ${fmt(m / direct)} |`,
-      );
+      lines.push(`| ${n} | ${name} | ${summary(values)} | ${fmt(m / ha)} | ${fmt(m / direct)} |`);
     }
+    const agent = median(results[`${n}:connlog-agent`]);
+    const perRound = results[`${n}:connlog-agent`].map((v, i) => v / results[`${n}:haproxy`][i]);
+    lines.push(
+      `| ${n} | agent/HAProxy per round | ${perRound.map((r) => fmt(r)).join(', ')} | | |`,
+    );
+    rows.push({
+      target: `TCP throughput, ${n} stream${n > 1 ? 's' : ''} (iperf3)`,
+      reference: `HAProxy ${fmt(ha)} Gbit/s (direct ${fmt(direct)})`,
+      measured: `${fmt(agent / ha)} × HAProxy (${fmt(agent)} Gbit/s)`,
+      goal: '≥ 1.0',
+      met: verdict(agent / ha >= 1),
+    });
   }
+  record('tcp_throughput', {
+    command: `node bench/tcp_throughput.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --streams ${opt.streams}`,
+    rows,
+    details: lines.join('\n'),
+  });
 } finally {
   for (const proc of procs.reverse()) await proc.stop();
   dir.remove();

@@ -1,0 +1,130 @@
+// REST API over a large table: `rows` stored sessions (bench/gen/load_sessions.mjs
+// fills the collector's embedded engine with INSERT ... SELECT FROM numbers()), then a
+// real connlog-collector process on that data dir serves:
+//  - list queries: one org, a 24 h window, one user filter (default page of 100),
+//    `queries` of them with varying users and windows, one after another → p95;
+//  - a CSV export of one org's whole range (rows / 5 rows) → rows/s, and the
+//    collector's RSS growth during it (VmRSS sampled every 50 ms, and VmHWM).
+//   node bench/api.mjs [--rows 50000000] [--queries 60] [--quick]
+import { join } from 'node:path';
+import { createKey } from './collector_kit.mjs';
+import {
+  connlogCollector,
+  fmt,
+  generator,
+  options,
+  percentile,
+  procStatus,
+  record,
+  requireTools,
+  startNats,
+  verdict,
+  workDir,
+} from './lib.mjs';
+
+const opt = options({ rows: [50_000_000, 200_000], queries: [60, 10], days: [30, 30] });
+requireTools('nats-server');
+const MiB = 1024 * 1024;
+const dir = workDir('api');
+const procs = [];
+try {
+  const dataDir = join(dir.path, 'collector');
+  const load = await generator('load_sessions.mjs', [
+    '--dir',
+    dataDir,
+    '--rows',
+    String(opt.rows),
+    '--days',
+    String(opt.days),
+  ]);
+  const nats = await startNats(dir.path);
+  procs.push(nats);
+  const collector = await connlogCollector(dataDir, nats.url);
+  procs.push(collector);
+  const key = await createKey(nats.url, { role: 'auditor', org: 'acme' });
+  const headers = { authorization: `Bearer ${key}` };
+  const base = `${collector.url}/api/v1/orgs/acme/network-logs`;
+
+  // List queries: 24 h windows at different places in the range, a different user each.
+  const iso = (ms) => new Date(ms).toISOString();
+  const listQuery = async (i) => {
+    const to = load.to - ((i * 7919) % (opt.days - 1)) * 86_400_000 - (i % 24) * 3_600_000;
+    const url = `${base}?from=${iso(to - 86_400_000)}&to=${iso(to)}&user=user-${(i * 37) % 500}@example.com`;
+    const t0 = performance.now();
+    const response = await fetch(url, { headers });
+    const body = await response.json();
+    const ms = performance.now() - t0;
+    if (response.status !== 200) throw new Error(`list failed: ${JSON.stringify(body)}`);
+    return { ms, items: body.items.length };
+  };
+  const cold = await listQuery(0);
+  const times = [];
+  let items = 0;
+  for (let i = 1; i <= opt.queries; i += 1) {
+    const r = await listQuery(i);
+    times.push(r.ms);
+    items += r.items;
+  }
+  const p50 = percentile(times, 50);
+  const p95 = percentile(times, 95);
+
+  // CSV export of one org, everything.
+  const rssBefore = procStatus(collector.pid, 'VmRSS');
+  const hwmBefore = procStatus(collector.pid, 'VmHWM');
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, procStatus(collector.pid, 'VmRSS'));
+  }, 50);
+  const t0 = performance.now();
+  const response = await fetch(
+    `${base}/export?from=${iso(load.from - 1000)}&to=${iso(load.to + 1000)}`,
+    {
+      headers,
+    },
+  );
+  if (response.status !== 200) throw new Error(`export failed: ${await response.text()}`);
+  let lines = 0;
+  let bytes = 0;
+  for await (const chunk of response.body) {
+    bytes += chunk.length;
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines += 1;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const hwmAfter = procStatus(collector.pid, 'VmHWM');
+  const exported = lines - 1; // header line
+  const rowsPerSecond = exported / seconds;
+  const growth = rssPeak - rssBefore;
+
+  const details = [
+    `${opt.rows} sessions over ${opt.days} days (5 orgs, 500 users), generated in ${fmt(load.seconds, 0)} s, ` +
+      `${fmt(load.bytesOnDisk / opt.rows, 1)} B/row on disk (random UUIDv4 ids; no merges needed: one version per session).`,
+    `List: GET /api/v1/orgs/acme/network-logs?from=…&to=… (24 h)&user=… (default limit 100), ${opt.queries} queries one after another ` +
+      `(first, cold: ${fmt(cold.ms, 0)} ms, not counted): p50 ${fmt(p50, 0)} ms, p95 ${fmt(p95, 0)} ms, max ${fmt(Math.max(...times), 0)} ms; ${fmt(items / opt.queries, 0)} items per page on average.`,
+    `Export: GET …/network-logs/export over the whole range: ${exported} rows, ${fmt(bytes / MiB, 0)} MiB of CSV in ${fmt(seconds, 1)} s. ` +
+      `Collector RSS ${fmt(rssBefore / MiB, 0)} MiB before, peak ${fmt(rssPeak / MiB, 0)} MiB during (VmHWM ${fmt(hwmBefore / MiB, 0)} → ${fmt(hwmAfter / MiB, 0)} MiB).`,
+  ].join('\n');
+  record('api', {
+    command: `node bench/api.mjs --rows ${opt.rows} --queries ${opt.queries}`,
+    rows: [
+      {
+        target: `API list query, one org, 24 h, one user filter, over ${opt.rows} stored sessions`,
+        reference: '—',
+        measured: `p95 ${fmt(p95, 0)} ms (p50 ${fmt(p50, 0)} ms)`,
+        goal: '≤ 150 ms',
+        met: verdict(p95 <= 150),
+      },
+      {
+        target: `CSV export of ${exported} rows`,
+        reference: '—',
+        measured: `${fmt(rowsPerSecond, 0)} rows/s, peak RSS growth ${fmt(growth / MiB, 0)} MiB`,
+        goal: '≥ 300,000 rows/s, ≤ 100 MB',
+        met: verdict(rowsPerSecond >= 300_000 && growth <= 100e6),
+      },
+    ],
+    details,
+  });
+} finally {
+  for (const proc of procs.reverse()) await proc.stop();
+  dir.remove();
+}
