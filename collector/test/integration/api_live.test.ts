@@ -1,6 +1,7 @@
 import { Registry } from '@connlog/metrics';
 import { tempDir, waitFor } from '@connlog/testkit';
 import { pino } from 'pino';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilters } from '../../src/api/filters/parse.js';
 import { sessionRowToItem } from '../../src/api/live/item.js';
@@ -290,6 +291,36 @@ describe('live tail', () => {
     await closeAll(clients);
     const again = await live('/api/v1/orgs/acme/network-logs/live');
     await closeAll([again]);
+  });
+
+  it('cuts a client that stops answering pings', async () => {
+    const registry = new Registry();
+    const beating = createApiServer({
+      store,
+      log,
+      metrics: registry,
+      config: { http: { listen: '127.0.0.1:0' } },
+      health: () => ({ ok: true }),
+      events: hook.events,
+      live: { heartbeatMs: 50 },
+    });
+    const address = `http://${await beating.listen()}`;
+    const answering = await openLive(address, '/api/v1/orgs/acme/network-logs/live');
+    const silent = new WebSocket(
+      `${address.replace('http', 'ws')}/api/v1/orgs/acme/network-logs/live`,
+      { autoPong: false },
+    );
+    const silentClosed = new Promise<number>((resolve) => silent.on('close', resolve));
+    expect(await silentClosed).toBe(1006);
+    expect(registry.render()).toContain(
+      'connlog_collector_live_disconnects_total{reason="heartbeat"} 1',
+    );
+    // The client that answers its pings is still there.
+    if (isRefused(answering)) throw new Error('refused');
+    const row = sessionRow({ started_at: NOW });
+    hook.emit([row]);
+    await waitFor(() => answering.sessions().includes(row.session_id), 5000, 'still tailing');
+    await beating.close();
   });
 
   it('closes clients with 1001 when the server shuts down', async () => {
