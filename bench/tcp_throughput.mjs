@@ -15,6 +15,7 @@ import {
   median,
   options,
   record,
+  sleep,
   requireTools,
   socat,
   startNats,
@@ -61,23 +62,36 @@ try {
     ['connlog-agent', agentPort],
   ];
 
+  /**
+   * One iperf3 run; Gbit/s received. The iperf3 server takes one test at a time and
+   * may still be closing the last one (a relay's connections linger a moment), so a
+   * "busy" answer is retried.
+   */
+  const iperf = async (port, n) => {
+    for (let attempt = 1; ; attempt += 1) {
+      const { stdout } = await run('iperf3', [
+        '-c',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-t',
+        String(opt.seconds),
+        '-P',
+        String(n),
+        '-J',
+      ]).catch((err) => ({ stdout: err.stdout ?? '{}' }));
+      const report = JSON.parse(stdout || '{}');
+      const bps = report.end?.sum_received?.bits_per_second;
+      if (bps !== undefined) return bps / 1e9;
+      if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${report.error ?? stdout}`);
+      await sleep(1000);
+    }
+  };
   const results = {};
   for (const n of streams) {
     for (let round = 0; round < opt.rounds; round += 1) {
       for (const [name, port] of alternate(paths, round)) {
-        const { stdout } = await run('iperf3', [
-          '-c',
-          '127.0.0.1',
-          '-p',
-          String(port),
-          '-t',
-          String(opt.seconds),
-          '-P',
-          String(n),
-          '-J',
-        ]);
-        const report = JSON.parse(stdout);
-        const gbps = report.end.sum_received.bits_per_second / 1e9;
+        const gbps = await iperf(port, n);
         (results[`${n}:${name}`] ??= []).push(gbps);
       }
     }
