@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SessionRow } from '../store/store.js';
+import type { GapRow, SessionRow } from '../store/store.js';
 
 /**
  * Rows waiting for their INSERT, and the messages to ack once it succeeded. Bounded by
@@ -8,14 +8,17 @@ import type { SessionRow } from '../store/store.js';
  */
 export class PendingBatch<M> {
   readonly rows: SessionRow[] = [];
+  /** Recording gaps the messages report; inserted with the rows, before the acks. */
+  readonly gaps: GapRow[] = [];
   readonly messages: M[] = [];
   /** When the first row arrived (ms, monotonic clock); undefined while empty. */
   firstAt: number | undefined;
 
-  add(message: M, rows: readonly SessionRow[], now: number): void {
+  add(message: M, rows: readonly SessionRow[], now: number, gaps: readonly GapRow[] = []): void {
     this.firstAt ??= now;
     this.messages.push(message);
     for (const row of rows) this.rows.push(row);
+    for (const gap of gaps) this.gaps.push(gap);
   }
 
   get empty(): boolean {
@@ -34,4 +37,12 @@ export function dedupToken(rows: readonly SessionRow[]): string {
   const hash = createHash('sha256');
   for (const key of keys) hash.update(`${key}\n`);
   return `connlog-v1-${hash.digest('hex')}`;
+}
+
+/** Insert deduplication token of a batch's gap rows (a gap is its agent and start). */
+export function gapDedupToken(gaps: readonly GapRow[]): string {
+  const keys = gaps.map((gap) => `${gap.agent_id}:${gap.from_at}:${gap.reason}`).sort();
+  const hash = createHash('sha256');
+  for (const key of keys) hash.update(`${key}\n`);
+  return `connlog-gaps-v1-${hash.digest('hex')}`;
 }

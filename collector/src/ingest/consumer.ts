@@ -22,7 +22,7 @@ import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@na
 import type { CollectorConfig } from '../config.js';
 import type { Store } from '../store/store.js';
 import type { Telemetry } from '../telemetry.js';
-import { PendingBatch, dedupToken } from './batch.js';
+import { PendingBatch, dedupToken, gapDedupToken } from './batch.js';
 import { publishDeadLetter } from './dead_letter.js';
 import { decodeMessage, type RejectReason } from './decode.js';
 import type { RowsStored } from './rows_stored.js';
@@ -125,17 +125,16 @@ export class SessionConsumer {
     for (const gap of result.gaps) {
       telemetry.gapReported({ org: result.org, site: result.site, agentId: result.agentId }, gap);
     }
-    const first = result.rows[0];
-    if (first === undefined) {
+    if (result.rows.length === 0 && result.gapRows.length === 0) {
       msg.ack();
       return;
     }
-    if (first.retention_days === 0) {
+    if (result.retentionDays === 0) {
       telemetry.eventsDropped('retention_zero', result.org, result.rows.length);
       msg.ack();
       return;
     }
-    this.batch.add(msg, result.rows, performance.now());
+    this.batch.add(msg, result.rows, performance.now(), result.gapRows);
     if (this.batch.rows.length >= config.ingest.maxBatchRows) await this.flush();
   }
 
@@ -186,7 +185,14 @@ export class SessionConsumer {
       await this.waitForRetry();
       const started = performance.now();
       try {
-        await store.insertSessions(batch.rows, { dedupToken: dedupToken(batch.rows) });
+        if (batch.rows.length > 0) {
+          await store.insertSessions(batch.rows, { dedupToken: dedupToken(batch.rows) });
+        }
+        // Gaps too must be stored before the ack; a failure here naks the whole batch,
+        // and the session rows already inserted come again as a harmless replay.
+        if (batch.gaps.length > 0) {
+          await store.insertGaps(batch.gaps, { dedupToken: gapDedupToken(batch.gaps) });
+        }
       } catch (err) {
         this.failures += 1;
         this.backoffMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.backoffMs * 2));

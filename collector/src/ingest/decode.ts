@@ -16,7 +16,7 @@ import {
   protocolName,
 } from '@connlog/proto';
 import type { RecordingGap, SessionEvent, SessionEventBatch } from '@connlog/proto';
-import type { SessionRow } from '../store/store.js';
+import type { GapRow, SessionRow } from '../store/store.js';
 
 /** Why a batch was rejected; becomes the dead-letter subject token and a metric label. */
 export type RejectReason = 'too_large' | 'decode' | 'invalid' | 'subject';
@@ -35,9 +35,13 @@ export type DecodeResult =
       site: string;
       agentId: string;
       batchSeq: number;
+      /** The org's retention (0 = store nothing). */
+      retentionDays: number;
       /** Events of the batch (one row each). */
       rows: SessionRow[];
       gaps: RecordingGap[];
+      /** Recording gaps the batch reports (one row each). */
+      gapRows: GapRow[];
     }
   | { ok: false; reason: RejectReason; message: string };
 
@@ -55,6 +59,7 @@ const MAX_FUTURE_MS = 86_400_000;
 const MAX_ID_CHARS = 128;
 const MAX_IDENTITY_CHARS = 256;
 const MAX_HOST_CHARS = 255;
+const MAX_GAP_REASON_CHARS = 64;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const KINDS = new Set<number>([EventKind.START, EventKind.UPDATE, EventKind.END]);
@@ -151,6 +156,29 @@ function toRow(
   };
 }
 
+function toGapRow(
+  gap: RecordingGap,
+  batch: SessionEventBatch,
+  retentionDays: number,
+  now: number,
+): GapRow {
+  checkTime(gap.fromMs, 'from_ms', now);
+  checkTime(gap.toMs, 'to_ms', now);
+  check(gap.toMs >= gap.fromMs, `to_ms ${gap.toMs} is before from_ms ${gap.fromMs}`);
+  checkCounter(gap.sessionsNotRecorded, 'sessions_not_recorded');
+  checkText(gap.reason, MAX_GAP_REASON_CHARS, 'reason');
+  return {
+    org_id: batch.orgId,
+    site_id: batch.siteId,
+    agent_id: batch.agentId,
+    from_at: gap.fromMs,
+    to_at: gap.toMs,
+    sessions_not_recorded: gap.sessionsNotRecorded,
+    reason: gap.reason,
+    retention_days: retentionDays,
+  };
+}
+
 /** Decode and validate one message. Never throws. */
 export function decodeMessage(
   subject: string,
@@ -224,13 +252,26 @@ export function decodeMessage(
       return { ok: false, reason: 'invalid', message: `events[${index}] ${err.message}` };
     }
   }
+  const gapRows: GapRow[] = [];
+  for (let index = 0; index < batch.gaps.length; index += 1) {
+    const gap = batch.gaps[index];
+    if (gap === undefined) continue;
+    try {
+      gapRows.push(toGapRow(gap, batch, retentionDays, now));
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      return { ok: false, reason: 'invalid', message: `gaps[${index}] ${err.message}` };
+    }
+  }
   return {
     ok: true,
     org,
     site,
     agentId: batch.agentId,
     batchSeq: batch.batchSeq,
+    retentionDays,
     rows,
     gaps: batch.gaps,
+    gapRows,
   };
 }

@@ -27,7 +27,7 @@ import { assertIdentifier } from './schema.js';
 import { Mutex } from './mutex.js';
 import { sessionRowsForInsert, toJsonEachRow } from './rows.js';
 import { assertFormat, parseJsonEachRow, withFormat } from './sql.js';
-import type { AdminActionRow, InsertOptions, QueryOptions, Store } from './store.js';
+import type { AdminActionRow, GapRow, InsertOptions, QueryOptions, Store } from './store.js';
 
 export interface ChdbStoreOptions {
   /** The collector's data dir; the engine's files go to `<dataDir>/clickhouse`. */
@@ -181,6 +181,10 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
         rows.length,
         insertOptions,
       );
+    },
+
+    insertGaps(rows: readonly GapRow[], insertOptions?: InsertOptions) {
+      return insert('recording_gaps', toJsonEachRow(rows), rows.length, insertOptions);
     },
 
     insertAdminActions(rows: readonly AdminActionRow[], insertOptions?: InsertOptions) {

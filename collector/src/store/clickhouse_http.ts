@@ -11,7 +11,14 @@ import { runMigrations } from './migrate.js';
 import { sessionRowsForInsert } from './rows.js';
 import { assertIdentifier } from './schema.js';
 import { assertFormat, withFormat } from './sql.js';
-import type { AdminActionRow, InsertOptions, QueryOptions, SessionRow, Store } from './store.js';
+import type {
+  AdminActionRow,
+  GapRow,
+  InsertOptions,
+  QueryOptions,
+  SessionRow,
+  Store,
+} from './store.js';
 
 export interface HttpStoreOptions {
   url: string;
@@ -140,6 +147,10 @@ export function createHttpStore(options: HttpStoreOptions): Store {
 
     insertSessions(rows: readonly SessionRow[], insertOptions?: InsertOptions) {
       return insert('sessions', sessionRowsForInsert(rows), insertOptions);
+    },
+
+    insertGaps(rows: readonly GapRow[], insertOptions?: InsertOptions) {
+      return insert('recording_gaps', rows, insertOptions);
     },
 
     insertAdminActions(rows: readonly AdminActionRow[], insertOptions?: InsertOptions) {

@@ -1,6 +1,7 @@
 /**
  * Fault injection for reliability tests of real processes: a `Store` wrapper whose
- * INSERTs into `sessions` fail while the file `<dataDir>/fault-insert-fail` exists.
+ * INSERTs into `sessions` (and `recording_gaps`) fail while the file
+ * `<dataDir>/fault-insert-fail` exists.
  * A test (or an operator rehearsing an outage) creates the file, watches ingestion
  * nak and back off, removes it, and checks that nothing was lost.
  *
@@ -37,6 +38,12 @@ export function withInsertFaults(store: Store, dataDir: string, log: Logger): St
         throw new CollectorError('STORE_INSERT', `injected insert failure (${flag} exists)`);
       }
       await store.insertSessions(rows, options);
+    },
+    insertGaps: async (rows, options) => {
+      if (existsSync(flag)) {
+        throw new CollectorError('STORE_INSERT', `injected insert failure (${flag} exists)`);
+      }
+      await store.insertGaps(rows, options);
     },
     insertAdminActions: (rows, options) => store.insertAdminActions(rows, options),
     query: (sql, params, options) => store.query(sql, params, options),

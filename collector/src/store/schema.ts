@@ -192,7 +192,7 @@ function recordingGapsTable(n: Names): string {
 ENGINE = ${n.engine('ReplacingMergeTree', '')}
 PARTITION BY toYYYYMM(from_at)
 ORDER BY (org_id, site_id, from_at, agent_id, reason)
-TTL toDateTime(from_at) + toIntervalDay(retention_days)
+TTL ${saturatingTtl('from_at')}
 SETTINGS non_replicated_deduplication_window = ${DEDUP_WINDOW}, merge_with_ttl_timeout = ${TTL_MERGE_TIMEOUT_SECONDS}
 COMMENT 'Sessions agents proxied without recording them (spool or buffer full), per gap'`;
 }

@@ -36,6 +36,24 @@ export interface SessionRow {
   version: number;
 }
 
+/**
+ * One row of `connlog.recording_gaps`: an agent proxied `sessions_not_recorded`
+ * sessions between `from_at` and `to_at` without recording them (a bound was hit).
+ */
+export interface GapRow {
+  org_id: string;
+  site_id: string;
+  agent_id: string;
+  /** Milliseconds since the epoch: the first session not recorded. */
+  from_at: number;
+  /** Milliseconds since the epoch: when recording resumed. */
+  to_at: number;
+  sessions_not_recorded: number;
+  /** Why: `spool_full` or `buffer_full` (the agent's words, bounded text). */
+  reason: string;
+  retention_days: number;
+}
+
 /** One row of `connlog.admin_actions`. */
 export interface AdminActionRow {
   /** Milliseconds since the epoch. */
@@ -81,6 +99,8 @@ export interface Store {
   migrate(): Promise<void>;
   /** Insert rows into `connlog.sessions` in one INSERT; resolves when ClickHouse accepted them. */
   insertSessions(rows: readonly SessionRow[], options?: InsertOptions): Promise<void>;
+  /** Insert rows into `connlog.recording_gaps` in one INSERT. */
+  insertGaps(rows: readonly GapRow[], options?: InsertOptions): Promise<void>;
   /** Insert rows into `connlog.admin_actions` in one INSERT. */
   insertAdminActions(rows: readonly AdminActionRow[], options?: InsertOptions): Promise<void>;
   /**

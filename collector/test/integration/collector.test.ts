@@ -8,6 +8,7 @@ import { createCollector, type Collector } from '../../src/collector.js';
 import { parseConfig, type CollectorConfig } from '../../src/config.js';
 import type { SessionRow, Store } from '../../src/store/store.js';
 import { createChdbStore } from '../../src/store/chdb.js';
+import { migrations } from '../../src/store/schema.js';
 import { CollectorError } from '../../src/errors.js';
 import { batchBytes, sessionEvents, startEvent } from '../helpers/events.js';
 
@@ -158,6 +159,30 @@ describe('collector', () => {
     ).toBe(rawBefore);
   });
 
+  it('stores a recording gap once in recording_gaps, also when its batch is replayed', async () => {
+    const fromMs = Date.now() - 30_000;
+    const gap = { fromMs, toMs: fromMs + 10_000, sessionsNotRecorded: 42, reason: 'spool_full' };
+    const bytes = batchBytes([], { orgId: 'gaps', siteId: 'paris', gaps: [gap] });
+    await publish('gaps', 'paris', bytes);
+    await drained();
+    const gaps = () =>
+      collector.store.query<{ sessions: number; from_ms: number; to_ms: number; reason: string }>(
+        `SELECT sessions_not_recorded AS sessions, toUnixTimestamp64Milli(from_at) AS from_ms,
+           toUnixTimestamp64Milli(to_at) AS to_ms, reason
+         FROM recording_gaps FINAL WHERE org_id = 'gaps' AND site_id = 'paris'`,
+      );
+    expect(await gaps()).toEqual([
+      { sessions: 42, from_ms: fromMs, to_ms: fromMs + 10_000, reason: 'spool_full' },
+    ]);
+    // A replay (new Nats-Msg-Id) is absorbed: the insert's token, then FINAL.
+    await publish('gaps', 'paris', bytes);
+    await drained();
+    expect(await gaps()).toHaveLength(1);
+    expect(await count("SELECT count() AS n FROM recording_gaps WHERE org_id = 'gaps'", {})).toBe(
+      1,
+    );
+  });
+
   it('dead-letters a batch whose org/site disagree with its subject and keeps ingesting', async () => {
     const evil = batchBytes([startEvent({ orgId: 'victim', siteId: 's1' })], {
       orgId: 'victim',
@@ -264,7 +289,9 @@ describe('collector', () => {
         org: 'bulk',
       }),
     ).toBe(bulkBefore);
-    expect(await count('SELECT count() AS n FROM schema_migrations', {})).toBe(3);
+    expect(await count('SELECT count() AS n FROM schema_migrations', {})).toBe(
+      migrations({ database: 'connlog' }).length,
+    );
     await publish(
       'restarted',
       's1',

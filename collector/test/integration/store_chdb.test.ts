@@ -43,13 +43,16 @@ describe('chDB store', () => {
     const versions = await store.query<{ version: number }>(
       'SELECT version FROM connlog.schema_migrations ORDER BY version',
     );
-    expect(versions.map((row) => row.version)).toEqual([1, 2, 3]);
+    expect(versions.map((row) => row.version)).toEqual(
+      migrations({ database: 'connlog' }).map((migration) => migration.version),
+    );
     const tables = await store.query<{ name: string }>(
       "SELECT name FROM system.tables WHERE database = 'connlog' ORDER BY name",
     );
     expect(tables.map((row) => row.name)).toEqual([
       'admin_actions',
       'network_logs',
+      'recording_gaps',
       'schema_migrations',
       'sessions',
     ]);
@@ -234,7 +237,7 @@ describe('chDB store', () => {
         {},
         { readonly: true },
       );
-      expect(tables[0]?.n).toBe(4);
+      expect(tables[0]?.n).toBe(5);
       const rows = await store.query<{ n: number }>(
         'SELECT count() AS n FROM network_logs WHERE org_id = {org:String}',
         { org: 'view' },

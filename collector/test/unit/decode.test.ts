@@ -131,13 +131,37 @@ describe('decodeMessage', () => {
     });
   }
 
-  it('passes gaps through', () => {
+  it('passes gaps through, as rows for recording_gaps', () => {
+    const fromMs = Date.now() - 60_000;
     const bytes = batchBytes([], {
-      gaps: [{ fromMs: 1, toMs: 2, sessionsNotRecorded: 5, reason: 'spool_full' }],
+      gaps: [{ fromMs, toMs: fromMs + 5000, sessionsNotRecorded: 5, reason: 'spool_full' }],
     });
     const result = decodeMessage(SUBJECT, bytes, options);
     if (!result.ok) throw new Error(result.message);
     expect(result.rows).toEqual([]);
     expect(result.gaps).toMatchObject([{ sessionsNotRecorded: 5, reason: 'spool_full' }]);
+    expect(result.retentionDays).toBe(90);
+    expect(result.gapRows).toEqual([
+      {
+        org_id: 'acme',
+        site_id: 'berlin',
+        agent_id: expect.any(String) as string,
+        from_at: fromMs,
+        to_at: fromMs + 5000,
+        sessions_not_recorded: 5,
+        reason: 'spool_full',
+        retention_days: 90,
+      },
+    ]);
+  });
+
+  it('rejects a gap that ends before it starts, naming it', () => {
+    const fromMs = Date.now() - 60_000;
+    const bytes = batchBytes([], {
+      gaps: [{ fromMs, toMs: fromMs - 1, sessionsNotRecorded: 1, reason: 'buffer_full' }],
+    });
+    const result = decodeMessage(SUBJECT, bytes, options);
+    expect(result).toMatchObject({ ok: false, reason: 'invalid' });
+    if (!result.ok) expect(result.message).toMatch(/^gaps\[0\] to_ms .* is before from_ms/);
   });
 });
