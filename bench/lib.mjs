@@ -223,6 +223,18 @@ export function socat(listenPort, targetPort) {
   ]);
 }
 
+/** bench/gen/bare_proxy.mjs: a minimal Node pipe proxy (records nothing), the runtime's floor. */
+export async function bareProxy(targetPort, files) {
+  const port = await freePort();
+  const proc = daemon(
+    process.execPath,
+    [join(GEN, 'bare_proxy.mjs'), String(port), String(targetPort)],
+    { files },
+  );
+  await waitPort(port);
+  return { ...proc, port };
+}
+
 /** A Node echo server (bench/gen/echo_server.mjs) in its own process. */
 export async function echoServer(files) {
   const port = await freePort();

@@ -6,6 +6,7 @@
 //   node bench/tcp_churn.mjs [--rounds 3] [--seconds 5] [--concurrency 64] [--quick]
 import {
   alternate,
+  bareProxy,
   connlogAgent,
   echoServer,
   ensureStream,
@@ -61,10 +62,13 @@ try {
   procs.push(socat(socatPort, echo.port));
   await Promise.all([waitPort(agentPort), waitPort(haPort), waitPort(socatPort)]);
 
+  const bare = await bareProxy(echo.port, FILES);
+  procs.push(bare);
   const paths = [
     ['direct', echo.port],
     ['haproxy', haPort],
     ['socat', socatPort],
+    ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
   const rates = {};

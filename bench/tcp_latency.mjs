@@ -5,6 +5,7 @@
 //   node bench/tcp_latency.mjs [--rounds 5] [--requests 5000] [--quick]
 import {
   alternate,
+  bareProxy,
   connlogAgent,
   echoServer,
   ensureStream,
@@ -50,10 +51,13 @@ try {
   procs.push(socat(socatPort, echo.port));
   await Promise.all([waitPort(agentPort), waitPort(haPort), waitPort(socatPort)]);
 
+  const bare = await bareProxy(echo.port);
+  procs.push(bare);
   const paths = [
     ['direct', echo.port],
     ['haproxy', haPort],
     ['socat', socatPort],
+    ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
   // Per round, each path's p50/p99; "added" is taken against the same round's direct run.

@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   GEN,
+  bareProxy,
   connlogAgent,
   echoServer,
   ensureStream,
@@ -31,7 +32,9 @@ import {
 // the session count is capped to what the hard limit allows; the figure for the full
 // count is then extrapolated from the measured per-session cost.
 const HARD = Number(execFileSync('sh', ['-c', 'ulimit -Hn']).toString().trim()) || 1024;
-const opt = options({ sessions: [10_000, 500] });
+// --node-args: V8/Node flags for the agent (e.g. "--max-semi-space-size=2"), to try.
+const opt = options({ sessions: [10_000, 500], 'node-args': ['', ''] });
+const nodeArgs = opt['node-args'].split(' ').filter(Boolean);
 const wanted = opt.sessions;
 const sessions = Math.min(wanted, Math.floor((HARD - 200) / 2));
 const FILES = HARD;
@@ -95,7 +98,7 @@ try {
       },
     ],
     {},
-    { files: FILES },
+    { files: FILES, nodeArgs },
   );
   procs.push(agent);
   await waitPort(agentPort);
@@ -130,11 +133,22 @@ try {
   const perSession = (loaded - idle) / held.held;
   const atWanted = idle + perSession * wanted;
   const capped = sessions < wanted;
+  // The runtime's floor: a bare Node pipe proxy holding the same sessions.
+  const bare = await bareProxy(echo.port, FILES);
+  procs.push(bare);
+  await sleep(opt.quick ? 500 : 3000);
+  const bareIdle = procStatus(bare.pid, 'VmRSS');
+  const bareHeld = await hold(bare.port, sessions);
+  await sleep(opt.quick ? 500 : 3000);
+  const bareLoaded = procStatus(bare.pid, 'VmRSS');
+  await bareHeld.release();
+
   const details = [
     `| process | idle RSS | RSS with ${sessions} idle sessions | per session |`,
     '| --- | --- | --- | --- |',
     `| connlog-agent | ${fmt(idle / MiB, 1)} MiB | ${fmt(loaded / MiB, 1)} MiB (peak ${fmt(peak / MiB, 1)}) | ${fmt((loaded - idle) / held.held / 1024, 2)} KiB |`,
     `| haproxy | ${fmt(haIdle / MiB, 1)} MiB | ${fmt(haLoaded / MiB, 1)} MiB | ${fmt((haLoaded - haIdle) / haHeld.held / 1024, 2)} KiB |`,
+    `| node-bare-proxy (records nothing) | ${fmt(bareIdle / MiB, 1)} MiB | ${fmt(bareLoaded / MiB, 1)} MiB | ${fmt((bareLoaded - bareIdle) / bareHeld.held / 1024, 2)} KiB |`,
     '',
     `Client held ${held.held} sessions through the agent (${held.errors} errors); the agent reported ${open} open.`,
     capped
@@ -142,7 +156,7 @@ try {
       : '',
   ].join('\n');
   record('tcp_memory', {
-    command: `node bench/tcp_memory.mjs --sessions ${wanted}`,
+    command: `node bench/tcp_memory.mjs --sessions ${wanted}${nodeArgs.length ? ` --node-args "${nodeArgs.join(' ')}"` : ''}`,
     rows: [
       {
         target: `agent RSS with ${wanted} concurrent idle TCP sessions`,

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
   alternate,
+  bareProxy,
   connlogAgent,
   daemon,
   ensureStream,
@@ -55,10 +56,13 @@ try {
   const socatPort = await freePort();
   procs.push(socat(socatPort, iperfPort));
   await Promise.all([waitPort(agentPort), waitPort(haPort), waitPort(socatPort)]);
+  const bare = await bareProxy(iperfPort);
+  procs.push(bare);
   const paths = [
     ['direct', iperfPort],
     ['haproxy', haPort],
     ['socat', socatPort],
+    ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
 
