@@ -25,7 +25,7 @@ import { translateEngineError } from './engine_error.js';
 import { runMigrations } from './migrate.js';
 import { assertIdentifier } from './schema.js';
 import { Mutex } from './mutex.js';
-import { sessionRowsForInsert, toJsonEachRow } from './rows.js';
+import { SESSION_INSERT_COLUMNS, toJsonEachRow, toSessionsCompact } from './rows.js';
 import { assertFormat, parseJsonEachRow, withFormat } from './sql.js';
 import type { AdminActionRow, GapRow, InsertOptions, QueryOptions, Store } from './store.js';
 
@@ -137,6 +137,9 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
     payload: string,
     rowCount: number,
     insertOptions: InsertOptions | undefined,
+    format: { name: 'JSONEachRow' } | { name: 'JSONCompactEachRow'; columns: string[] } = {
+      name: 'JSONEachRow',
+    },
   ): Promise<void> => {
     if (rowCount === 0) return;
     const conns = await open();
@@ -148,7 +151,8 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
       await conns.rw.insert({
         table: `${database}.${table}`,
         values: Buffer.from(payload),
-        format: 'JSONEachRow',
+        format: format.name,
+        ...(format.name === 'JSONCompactEachRow' ? { columns: format.columns } : {}),
         settings,
       });
     } catch (err) {
@@ -175,12 +179,10 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
     },
 
     insertSessions(rows, insertOptions) {
-      return insert(
-        'sessions',
-        toJsonEachRow(sessionRowsForInsert(rows)),
-        rows.length,
-        insertOptions,
-      );
+      return insert('sessions', toSessionsCompact(rows), rows.length, insertOptions, {
+        name: 'JSONCompactEachRow',
+        columns: [...SESSION_INSERT_COLUMNS],
+      });
     },
 
     insertGaps(rows: readonly GapRow[], insertOptions?: InsertOptions) {
