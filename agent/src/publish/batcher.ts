@@ -21,10 +21,10 @@ export interface ClosedBatch {
   payload: Uint8Array;
   events: number;
   /**
-   * The last event of each session in this batch (`null` = the session ended), so the
+   * The last event of each session in this batch (an `END` when it ended there), so the
    * open-sessions journal can follow exactly what reached the spool.
    */
-  journal: Map<string, SessionEvent | null>;
+  journal: Map<string, SessionEvent>;
 }
 
 export interface BatcherOptions {
@@ -65,7 +65,7 @@ export class Batcher {
   private readonly now: () => number;
   private nextSeq: number;
   private events: SessionEvent[] = [];
-  private journal = new Map<string, SessionEvent | null>();
+  private journal = new Map<string, SessionEvent>();
   private gaps: RecordingGap[] = [];
   private openBytes = HEADER_BYTES;
   private closedBytes = 0;
@@ -121,7 +121,7 @@ export class Batcher {
       this.flush();
     }
     this.events.push(event);
-    this.journal.set(event.sessionId, event.kind === EventKind.END ? null : event);
+    this.journal.set(event.sessionId, event);
     this.openBytes += size;
     this.afterAdd();
     if (this.events.length >= this.opts.maxBatchEvents) this.flush();

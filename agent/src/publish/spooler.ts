@@ -16,7 +16,7 @@ export interface SpoolerOptions {
 /**
  * Moves closed batches from memory into the spool, in order, one round at a time:
  * first the open-sessions journal follows the round's events, then each batch is
- * appended. A full spool (`append` → false) or a failing one is retried with backoff
+ * appended (and the sessions it ended are settled in the journal, written when idle). A full spool (`append` → false) or a failing one is retried with backoff
  * and jitter; batches wait in memory meanwhile (the batcher's bound then applies).
  * Nothing handed to `push()` is dropped except by `stop()` on shutdown, which reports
  * what it abandoned.
@@ -74,6 +74,10 @@ export class Spooler {
     const { signal } = this.abort;
     while (!signal.aborted) {
       if (this.queue.length === 0) {
+        // Write the journal without the sessions the last rounds ended, so a clean
+        // stop (or a long quiet spell) leaves no END to be sent again at the next start.
+        if (this.opts.journal.needsWrite) await this.persistJournal();
+        if (this.queue.length > 0) continue;
         this.settleIdle();
         await this.wake.wait(60_000);
         continue;
@@ -85,9 +89,10 @@ export class Spooler {
       for (const batch of round) {
         if (!(await this.append(batch))) return;
         this.queue.shift();
+        this.opts.journal.settle(batch.journal);
         this.opts.onSpooled(batch);
       }
-      this.busy = false;
+      // Still busy: idle() waits for the journal write of the empty-queue branch.
     }
   }
 

@@ -17,10 +17,17 @@ type JournalEntry = Omit<SessionEvent, 'sourceIp' | 'destIp'> & {
 
 /**
  * `open-sessions.json`: the last event of every session whose events reached the
- * spool without its `END`. It is rewritten (tmp file + rename, so it is never torn)
- * before each round of spool appends, from the batches of that round, so it follows
- * exactly what the spool holds: after a crash, each session in it gets an `END` with
- * close reason `agent_restart`, and a session whose `END` is spooled is never in it.
+ * spool and that may still need an `END` after a crash. It is rewritten (tmp file +
+ * rename, so it is never torn) before each round of spool appends, from the batches of
+ * that round, so it never lags behind the spool: after a crash, each open session in it
+ * gets an `END` with close reason `agent_restart`.
+ *
+ * A session whose `END` is in the round keeps that `END` as its entry until the round is
+ * appended (`settle()`), and the file is rewritten once the spooler is idle. If the agent
+ * dies in between, the restart sends that very `END` again — same `seq`, same counters,
+ * same close reason — so whether or not the first copy reached the spool, the table ends
+ * with the one true `END` (a repeat is an identical version). Dropping the session from
+ * the file *before* its `END` was appended would leave it `ongoing` forever.
  */
 export class OpenSessionsJournal {
   private readonly sessions = new Map<string, SessionEvent>();
@@ -56,13 +63,30 @@ export class OpenSessionsJournal {
     return target;
   }
 
-  /** Follow the last event of each session of a batch about to be spooled. */
+  /**
+   * Follow the last event of each session of a batch about to be spooled (`null` drops
+   * the session). An `END` is kept until `settle()`.
+   */
   apply(changes: ReadonlyMap<string, SessionEvent | null>): void {
     for (const [sessionId, event] of changes) {
-      if (event === null || event.kind === EventKind.END) this.sessions.delete(sessionId);
+      if (event === null) this.sessions.delete(sessionId);
       else this.sessions.set(sessionId, event);
       this.dirty = true;
     }
+  }
+
+  /** A batch is in the spool: the sessions it ended need nothing after a crash. */
+  settle(changes: ReadonlyMap<string, SessionEvent | null>): void {
+    for (const [sessionId, event] of changes) {
+      if (event?.kind !== EventKind.END || this.sessions.get(sessionId) !== event) continue;
+      this.sessions.delete(sessionId);
+      this.dirty = true;
+    }
+  }
+
+  /** Changed since the last write. */
+  get needsWrite(): boolean {
+    return this.dirty;
   }
 
   get size(): number {

@@ -201,9 +201,16 @@ export class Recorder {
   /**
    * A previous run crashed with these sessions open (their last spooled event each):
    * end each with `agent_restart`, the last recorded counters, at the last event's time.
+   * A session whose last event is its `END` gets that `END` again, unchanged.
    */
   recover(lastEvents: readonly SessionEvent[]): void {
     for (const last of lastEvents) {
+      if (last.kind === EventKind.END) {
+        // Its END may or may not have reached the spool before the crash: send the very
+        // same END again (an identical version if it did).
+        this.opts.sink.add(last);
+        continue;
+      }
       this.opts.sink.add({
         ...last,
         kind: EventKind.END,

@@ -74,11 +74,12 @@ describe('Batcher', () => {
     batcher.add(start);
     batcher.add(update);
     batcher.add(event({ sessionId: 's2' }));
-    batcher.add(event({ sessionId: 's2', kind: EventKind.END, seq: 2 }));
+    const end = event({ sessionId: 's2', kind: EventKind.END, seq: 2 });
+    batcher.add(end);
     batcher.flush();
     expect([...nth(batches, 0).journal]).toEqual([
       ['s1', update],
-      ['s2', null],
+      ['s2', end],
     ]);
   });
 

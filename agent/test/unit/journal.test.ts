@@ -35,6 +35,24 @@ describe('OpenSessionsJournal', () => {
     expect(reread).toEqual([aUpdate]);
   });
 
+  it('keeps an END until its batch is settled in the spool', async () => {
+    const file = join(dir, 'settle.json');
+    const journal = new OpenSessionsJournal(file);
+    const start = event({ sessionId: 'c' });
+    const end = event({ sessionId: 'c', kind: EventKind.END, seq: 2, bytesTx: 9 });
+    journal.apply(new Map([['c', start]]));
+    journal.apply(new Map([['c', end]]));
+    await journal.persist();
+    // Written before the END's batch is appended: a crash now sends this END again.
+    expect(new OpenSessionsJournal(file).load()).toEqual([end]);
+    journal.settle(new Map([['c', start]]));
+    expect(journal.needsWrite).toBe(false);
+    journal.settle(new Map([['c', end]]));
+    expect(journal.needsWrite).toBe(true);
+    await journal.persist();
+    expect(new OpenSessionsJournal(file).load()).toEqual([]);
+  });
+
   it('moves an unreadable file aside', () => {
     const file = join(dir, 'broken.json');
     writeFileSync(file, '{"version":1,"sess');

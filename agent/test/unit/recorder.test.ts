@@ -136,6 +136,20 @@ describe('Recorder', () => {
     ]);
   });
 
+  it('sends a journaled END again unchanged (it may not have reached the spool)', () => {
+    const { recorder, events } = make();
+    const end = event({
+      kind: EventKind.END,
+      seq: 5,
+      endedAtMs: 7000,
+      closeReason: CloseReason.CLIENT_CLOSED,
+      bytesTx: 11,
+      bytesRx: 22,
+    });
+    recorder.recover([end]);
+    expect(events).toEqual([end]);
+  });
+
   it('carries an identity learned after accept on later events', () => {
     const { recorder, events } = make();
     const session = recorder.start(init);
