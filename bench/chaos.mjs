@@ -94,6 +94,8 @@ console.table(
     missing: row.missing,
     duplicated: row.duplicated,
     'left ongoing': row.ongoing,
+    'cut short': row.cutShort ?? '',
+    lost: row.lost ?? '',
     s: row.seconds,
   })),
 );
@@ -101,6 +103,8 @@ for (const row of rows) {
   if (row.problems.length > 0) console.log(`${row.scenario}: ${row.problems.join('; ')}`);
 }
 const lossy = rows.filter(
-  (row) => !row.scenario.includes('ended < 1 s before') && (row.missing > 0 || row.duplicated > 0),
+  // The crash window (sessions that ended just before an agent kill -9) is measured,
+  // not promised: see docs/reliability.md.
+  (row) => !row.scenario.includes('crash window') && (row.missing > 0 || row.duplicated > 0),
 );
 if (code !== 0 || lossy.length > 0 || rows.length === 0) process.exit(1);

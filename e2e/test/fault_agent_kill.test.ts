@@ -90,7 +90,7 @@ describe('fault: the agent killed with SIGKILL with sessions open', () => {
         .map((row) => `${row.resource_id}:${row.source_port}`),
     );
     const cut = window.filter((s) => restartEnded.has(`${s.resource}:${s.localPort}`)).length;
-    report('agent SIGKILL: ended < 1 s before the kill', windowFigures, killAt, {
+    report('agent SIGKILL: crash window', windowFigures, killAt, {
       cutShort: cut,
       lost: windowFigures.missing - cut,
     });
