@@ -98,7 +98,11 @@ describe('fault: the agent killed with SIGKILL with sessions open', () => {
     expect(windowFigures.duplicated).toBe(0);
     for (const session of held) {
       const rows = [...stored.values()].filter(
-        (row) => row.resource_id === TCP_RESOURCE && row.source_port === session.localPort,
+        // The tag (bytes sent) tells it from a later session given the same port.
+        (row) =>
+          row.resource_id === TCP_RESOURCE &&
+          row.source_port === session.localPort &&
+          row.bytes_tx === session.tag,
       );
       expect(rows, `held session on port ${session.localPort}`).toHaveLength(1);
       expect(rows[0]).toMatchObject({
