@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Registry } from '@connlog/metrics';
 import { sessionsSubject } from '@connlog/proto';
 import { pino, type Logger } from 'pino';
@@ -69,8 +69,8 @@ export interface Agent {
   close(): Promise<void>;
   status(): AgentStatus;
   /**
-   * Re-read the peer map now (SIGHUP). Resolves true when the new map is in effect,
-   * false when the file was bad (the previous map is kept, logged) or no peer map is
+   * Re-read every peer map now (SIGHUP). Resolves true when all new maps are in effect,
+   * false when a file was bad (its previous map is kept, logged) or no peer map is
    * configured. Sessions already open keep their identity. Never rejects.
    */
   reloadPeerMap(): Promise<boolean>;
@@ -91,7 +91,8 @@ interface Running {
   publisher: Publisher;
   proxies: ResourceProxy[];
   http: HttpServer | undefined;
-  peerMap: PeerMap | undefined;
+  /** Peer maps by absolute path (the top-level one and resources' own). */
+  peerMaps: Map<string, PeerMap>;
 }
 
 class AgentRuntime implements Agent {
@@ -115,15 +116,14 @@ class AgentRuntime implements Agent {
   }
 
   reloadPeerMap(): Promise<boolean> {
-    const peerMap = this.running?.peerMap;
-    if (peerMap === undefined) {
-      this.log.info(
-        { configured: this.config.peerMap !== undefined },
-        'peer map reload requested: no peer map in effect',
-      );
+    const peerMaps = [...(this.running?.peerMaps.values() ?? [])];
+    if (peerMaps.length === 0) {
+      this.log.info({}, 'peer map reload requested: no peer map in effect');
       return Promise.resolve(false);
     }
-    return peerMap.reload();
+    return Promise.all(peerMaps.map((peerMap) => peerMap.reload())).then((all) =>
+      all.every(Boolean),
+    );
   }
 
   start(): Promise<void> {
@@ -179,13 +179,13 @@ class AgentRuntime implements Agent {
       );
     }
     this.agentId = config.agentId ?? loadOrCreateAgentId(config.spool.dir);
-    const peerMap = await this.loadPeerMap();
+    const peerMaps = await this.loadPeerMaps();
     const { spool, kind: spoolKind } = createSpool(config.spool, this.log);
     let opened;
     try {
       opened = await spool.open();
     } catch (err) {
-      peerMap?.close();
+      for (const peerMap of peerMaps.values()) peerMap.close();
       throw new AgentError(
         'SPOOL_OPEN',
         `spool: cannot open ${config.spool.dir}: ${describeError(err)}`,
@@ -248,12 +248,16 @@ class AgentRuntime implements Agent {
       sink: batcher,
       telemetry,
     });
-    const identity = { peerMap, telemetry: this.identityTelemetry };
-    const proxies: ResourceProxy[] = config.resources.map((resource) =>
-      resource.protocol === 'udp'
+    const proxies: ResourceProxy[] = config.resources.map((resource) => {
+      const file = resource.peerMap?.file;
+      const identity = {
+        peerMap: file === undefined ? undefined : peerMaps.get(resolve(file)),
+        telemetry: this.identityTelemetry,
+      };
+      return resource.protocol === 'udp'
         ? new UdpProxy({ resource, recorder, telemetry, identity })
-        : new TcpProxy({ resource, recorder, telemetry, identity }),
-    );
+        : new TcpProxy({ resource, recorder, telemetry, identity });
+    });
     const http =
       config.http.listen === ''
         ? undefined
@@ -268,7 +272,7 @@ class AgentRuntime implements Agent {
       publisher,
       proxies,
       http,
-      peerMap,
+      peerMaps,
     };
     this.running = running;
 
@@ -307,22 +311,39 @@ class AgentRuntime implements Agent {
     );
   }
 
-  /** At startup the peer map must load: a bad file stops the agent naming the entry. */
-  private async loadPeerMap(): Promise<PeerMap | undefined> {
-    const file = this.config.peerMap?.file;
-    if (file === undefined) return undefined;
-    try {
-      const peerMap = await createPeerMap({
-        file,
-        log: this.log,
-        onReload: (event) => this.identityTelemetry.peerMapReloaded(event),
-      });
-      this.identityTelemetry.peerMapLoaded(peerMap.stats().entries);
-      return peerMap;
-    } catch (err) {
-      const message = err instanceof IdentityError ? err.message : describeError(err);
-      throw new AgentError('CONFIG_INVALID', `peerMap.file: ${message}`, { cause: err });
+  /**
+   * At startup every peer map must load: a bad file stops the agent naming the key and
+   * the entry. A file named by several resources (or by them and the top level) is
+   * loaded and watched once.
+   */
+  private async loadPeerMaps(): Promise<Map<string, PeerMap>> {
+    const { config } = this;
+    const wanted = new Map<string, { file: string; key: string }>();
+    if (config.peerMap)
+      wanted.set(resolve(config.peerMap.file), { file: config.peerMap.file, key: 'peerMap.file' });
+    config.resources.forEach((resource, i) => {
+      const file = resource.peerMap?.file;
+      if (file !== undefined && !wanted.has(resolve(file))) {
+        wanted.set(resolve(file), { file, key: `resources[${i}].peerMap.file` });
+      }
+    });
+    const loaded = new Map<string, PeerMap>();
+    for (const [path, { file, key }] of wanted) {
+      try {
+        const peerMap = await createPeerMap({
+          file,
+          log: this.log,
+          onReload: (event) => this.identityTelemetry.peerMapReloaded(file, event),
+        });
+        this.identityTelemetry.peerMapLoaded(file, peerMap.stats().entries);
+        loaded.set(path, peerMap);
+      } catch (err) {
+        for (const peerMap of loaded.values()) peerMap.close();
+        const message = err instanceof IdentityError ? err.message : describeError(err);
+        throw new AgentError('CONFIG_INVALID', `${key}: ${message}`, { cause: err });
+      }
     }
+    return loaded;
   }
 
   private readJournal(journal: OpenSessionsJournal) {
@@ -372,7 +393,7 @@ class AgentRuntime implements Agent {
   private async shutdown(r: Running, graceMs: number): Promise<void> {
     const { config, log } = this;
     await Promise.all(r.proxies.map((proxy) => proxy.stopAccepting()));
-    r.peerMap?.close();
+    for (const peerMap of r.peerMaps.values()) peerMap.close();
     if (r.recorder.openCount > 0 && graceMs > 0) {
       await withTimeout(r.recorder.whenIdle(), graceMs);
     }

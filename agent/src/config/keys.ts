@@ -49,6 +49,7 @@ export const CONFIG_KEYS = {
     'maxFlows',
     'maxDatagramBytes',
     'proxyProtocol',
+    'peerMap',
   ],
 } as const;
 

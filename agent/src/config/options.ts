@@ -173,6 +173,11 @@ export interface ResourceConfig {
    * @default 65535 (nothing is dropped)
    */
   readonly maxDatagramBytes: number;
+  /**
+   * The peer map of this resource: its own `peerMap`, else the top-level one, else
+   * undefined.
+   */
+  readonly peerMap: PeerMapConfig | undefined;
   /** This resource's effective PROXY protocol settings (top level merged with its own keys). */
   readonly proxyProtocol: ProxyProtocolConfig;
 }

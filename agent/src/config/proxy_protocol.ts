@@ -115,14 +115,19 @@ export function toProxyProtocolPolicy(config: ProxyProtocolConfig): ProxyProtoco
   };
 }
 
-export function readPeerMap(r: ConfigReader, raw: unknown): PeerMapConfig | undefined {
+/** A `peerMap` block (top level, or a resource's own under `path`). */
+export function readPeerMap(
+  r: ConfigReader,
+  raw: unknown,
+  path = 'peerMap',
+): PeerMapConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const section = r.object(raw, 'peerMap', CONFIG_KEYS.peerMap);
+  const section = r.object(raw, path, CONFIG_KEYS.peerMap);
   if (section.file === undefined || section.file === null) {
-    r.fail('peerMap.file', 'is required (leave out the peerMap block for no peer map)');
+    r.fail(`${path}.file`, 'is required (leave out the peerMap block for no peer map)');
   }
-  const file = r.string(section.file, 'peerMap.file').trim();
-  if (file === '') r.fail('peerMap.file', 'must not be empty');
+  const file = r.string(section.file, `${path}.file`).trim();
+  if (file === '') r.fail(`${path}.file`, 'must not be empty');
   return { file };
 }
 

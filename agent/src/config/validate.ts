@@ -10,6 +10,7 @@ import type {
   LogConfig,
   LogLevel,
   NatsConfig,
+  PeerMapConfig,
   ProxyProtocolConfig,
   PublishConfig,
   ResourceConfig,
@@ -66,6 +67,7 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
     r.measure(value, path, parseDuration, DURATION_FORMS, { min, max: DAY }, fallback);
   const dialTimeout = duration(root.dialTimeout, 'dialTimeout', DEFAULTS.dialTimeout);
   const proxyProtocol = parseTopProxyProtocol(r, root.proxyProtocol);
+  const peerMap = readPeerMap(r, root.peerMap);
   const config: AgentConfig = {
     org,
     site,
@@ -79,8 +81,8 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
     http: parseHttp(r, root.http),
     log: parseLog(r, root.log),
     proxyProtocol,
-    peerMap: readPeerMap(r, root.peerMap),
-    resources: parseResources(r, root.resources, { dialTimeout, proxyProtocol }, duration),
+    peerMap,
+    resources: parseResources(r, root.resources, { dialTimeout, proxyProtocol, peerMap }, duration),
   };
   return deepFreeze(config);
 }
@@ -236,7 +238,11 @@ function parseLog(r: ConfigReader, raw: unknown): LogConfig {
 function parseResources(
   r: ConfigReader,
   raw: unknown,
-  inherited: { dialTimeout: number; proxyProtocol: ProxyProtocolConfig },
+  inherited: {
+    dialTimeout: number;
+    proxyProtocol: ProxyProtocolConfig;
+    peerMap: PeerMapConfig | undefined;
+  },
   duration: DurationReader,
 ): ResourceConfig[] {
   if (raw === undefined || raw === null) r.fail('resources', 'is required (at least one)');
@@ -303,6 +309,7 @@ function parseResources(
         { min: 1, max: 65_535 },
         DEFAULTS.udpMaxDatagramBytes,
       ),
+      peerMap: readPeerMap(r, resource.peerMap, `${path}.peerMap`) ?? inherited.peerMap,
       proxyProtocol: resolveProxyProtocolConfig(
         r,
         inherited.proxyProtocol,

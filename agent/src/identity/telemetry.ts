@@ -37,7 +37,8 @@ export class IdentityTelemetry {
     );
     this.peerEntries = registry.gauge(
       'connlog_agent_peer_map_entries',
-      'Entries in the peer map in effect.',
+      'Entries in the peer map in effect, per peer map file (as configured).',
+      ['file'],
     );
   }
 
@@ -73,14 +74,14 @@ export class IdentityTelemetry {
     );
   }
 
-  /** Hook for `createPeerMap({ onReload })`. */
-  peerMapReloaded(event: PeerMapReloadEvent): void {
+  /** Hook for `createPeerMap({ onReload })`; `file` as configured (a bounded label). */
+  peerMapReloaded(file: string, event: PeerMapReloadEvent): void {
     this.reloads.inc({ outcome: event.ok ? 'ok' : 'failed' });
-    if (event.ok) this.peerEntries.set({}, event.entries);
+    if (event.ok) this.peerEntries.set({ file }, event.entries);
   }
 
   /** The map loaded at startup. */
-  peerMapLoaded(entries: number): void {
-    this.peerEntries.set({}, entries);
+  peerMapLoaded(file: string, entries: number): void {
+    this.peerEntries.set({ file }, entries);
   }
 }

@@ -427,7 +427,27 @@ describe('identity: PROXY protocol and peer map through the real proxies', () =>
     const metrics = registry.render();
     expect(metrics).toContain('connlog_agent_peer_map_reloads_total{outcome="ok"} 1');
     expect(metrics).toContain('connlog_agent_peer_map_reloads_total{outcome="failed"} 1');
-    expect(metrics).toContain('connlog_agent_peer_map_entries 1');
+    expect(metrics).toContain(`connlog_agent_peer_map_entries{file="${file}"} 1`);
+  });
+
+  it('a resource with its own peer map uses it; the others use the top-level one', async () => {
+    const global = join(dir.path, 'global-peers.yaml');
+    const own = join(dir.path, 'own-peers.yaml');
+    writeFileSync(global, 'peers:\n  - { cidr: 127.0.0.1, clientId: from-global }\n');
+    writeFileSync(own, 'peers:\n  - { cidr: 127.0.0.0/8, userId: from-own }\n');
+    const { agent, ports } = await agentFor(
+      [{ id: 'usesglobal' }, { id: 'usesown', peerMap: { file: own } }],
+      { peerMap: { file: global } },
+    );
+    await exchange(ports[0] ?? 0, Buffer.from('a'));
+    await exchange(ports[1] ?? 0, Buffer.from('b'));
+    const [[globalEnd] = [], [ownEnd] = []] = await Promise.all([
+      sessions('usesglobal', 1).then((all) => all.map((e) => byKind(e, EventKind.END))),
+      sessions('usesown', 1).then((all) => all.map((e) => byKind(e, EventKind.END))),
+    ]);
+    expect(globalEnd).toMatchObject({ clientId: 'from-global', userId: '' });
+    expect(ownEnd).toMatchObject({ clientId: '', userId: 'from-own' });
+    expect(await agent.reloadPeerMap()).toBe(true);
   });
 
   it('a bad peer map at startup stops the agent, naming the file and entry', async () => {

@@ -154,6 +154,23 @@ describe('peerMap config', () => {
   });
 });
 
+describe('peerMap per resource', () => {
+  it('a resource inherits the top-level peer map or names its own', () => {
+    const config = parseConfig(
+      withPatch({ peerMap: { file: '/etc/connlog/peers.yaml' } }, [
+        {},
+        { peerMap: { file: '/etc/connlog/dns-peers.yaml' } },
+      ]),
+    );
+    expect(config.resources[0]?.peerMap).toEqual({ file: '/etc/connlog/peers.yaml' });
+    expect(config.resources[1]?.peerMap).toEqual({ file: '/etc/connlog/dns-peers.yaml' });
+    expect(parseConfig(base).resources[0]?.peerMap).toBeUndefined();
+    expect(message(() => parseConfig(withPatch({}, [{}, { peerMap: { file: '' } }])))).toBe(
+      'resources[1].peerMap.file: must not be empty',
+    );
+  });
+});
+
 describe('identity env vars', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agent-config-identity-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -141,9 +141,9 @@ describe('IdentityTelemetry', () => {
     );
     telemetry.proxyHeaderAccepted('db', 2);
     telemetry.proxyHeaderAccepted('db', 'none');
-    telemetry.peerMapLoaded(3);
-    telemetry.peerMapReloaded({ ok: true, trigger: 'manual', entries: 5 });
-    telemetry.peerMapReloaded({
+    telemetry.peerMapLoaded('peers.yaml', 3);
+    telemetry.peerMapReloaded('peers.yaml', { ok: true, trigger: 'manual', entries: 5 });
+    telemetry.peerMapReloaded('peers.yaml', {
       ok: false,
       trigger: 'watch',
       err: new IdentityError('PEER_MAP_INVALID', 'x'),
@@ -156,7 +156,7 @@ describe('IdentityTelemetry', () => {
     expect(text).toContain('connlog_agent_proxy_headers_total{resource="db",version="none"} 1');
     expect(text).toContain('connlog_agent_peer_map_reloads_total{outcome="ok"} 1');
     expect(text).toContain('connlog_agent_peer_map_reloads_total{outcome="failed"} 1');
-    expect(text).toContain('connlog_agent_peer_map_entries 5');
+    expect(text).toContain('connlog_agent_peer_map_entries{file="peers.yaml"} 5');
     expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
     expect(lines.filter((l) => l.level === 20)).toHaveLength(1);
   });
