@@ -441,10 +441,10 @@ describe('identity: PROXY protocol and peer map through the real proxies', () =>
     );
     await exchange(ports[0] ?? 0, Buffer.from('a'));
     await exchange(ports[1] ?? 0, Buffer.from('b'));
-    const [[globalEnd] = [], [ownEnd] = []] = await Promise.all([
-      sessions('usesglobal', 1).then((all) => all.map((e) => byKind(e, EventKind.END))),
-      sessions('usesown', 1).then((all) => all.map((e) => byKind(e, EventKind.END))),
-    ]);
+    const endOf = async (id: string): Promise<SessionEvent> =>
+      byKind((await sessions(id, 1))[0] ?? [], EventKind.END);
+    const globalEnd = await endOf('usesglobal');
+    const ownEnd = await endOf('usesown');
     expect(globalEnd).toMatchObject({ clientId: 'from-global', userId: '' });
     expect(ownEnd).toMatchObject({ clientId: '', userId: 'from-own' });
     expect(await agent.reloadPeerMap()).toBe(true);
