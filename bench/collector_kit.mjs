@@ -3,8 +3,8 @@
 import { join } from 'node:path';
 import { repo } from './lib.mjs';
 
-// CONNLOG_COLLECTOR_DIST: another build of the collector, to A/B a change.
-const dist = process.env.CONNLOG_COLLECTOR_DIST ?? join(repo, 'collector', 'dist');
+// BENCH_COLLECTOR_DIST: another build of the collector, to A/B a change.
+const dist = process.env.BENCH_COLLECTOR_DIST ?? join(repo, 'collector', 'dist');
 
 /** A logger that drops everything (the store and key registry want one). */
 export const quietLog = {

@@ -320,9 +320,19 @@ export async function connlogCollector(dataDir, natsUrl, extra = {}, opts = {}) 
     extra,
   );
   writeFileSync(cfg, JSON.stringify(config, null, 2));
+  // BENCH_COLLECTOR_DIST: run another build of the collector (A/B of a change).
+  const alt = process.env.BENCH_COLLECTOR_DIST;
+  const entry = alt
+    ? [
+        '--input-type=module',
+        '-e',
+        `import { main } from '${join(alt, 'cli.js')}'; main(process.argv);`,
+        'collector',
+      ]
+    : [COLLECTOR_BIN];
   const proc = daemon(
     process.execPath,
-    [...(opts.nodeArgs ?? []), COLLECTOR_BIN, 'run', '--config', cfg],
+    [...(opts.nodeArgs ?? []), ...entry, 'run', '--config', cfg],
     {},
   );
   const url = `http://127.0.0.1:${httpPort}`;

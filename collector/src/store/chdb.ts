@@ -51,6 +51,14 @@ const COMMON_ARGS = [
   '--output_format_json_quote_64bit_integers=0',
 ];
 const READONLY_ARGS = [...COMMON_ARGS, '--readonly=1'];
+/**
+ * Stream connections (CSV export, streamed SQL) run in the collector's own memory, so
+ * a stream's memory must not grow with its result. `FINAL … ORDER BY started_at DESC`
+ * (every export) cannot read in order and sorts its whole result: measured +670 MiB of
+ * RSS for 400k rows. Spilling the sort to disk past 32 MiB and emitting small blocks
+ * keeps it at ~10-20 MiB and is no slower (bench/api.mjs, docs/benchmarks.md).
+ */
+const STREAM_ARGS = ['--max_bytes_before_external_sort=33554432', '--max_block_size=8192'];
 
 interface Connections {
   /** Inserts, DDL, internal queries. */
@@ -102,8 +110,8 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
         const conns = {
           rw,
           ro: connect(READONLY_ARGS),
-          rwStream: connect(COMMON_ARGS),
-          roStream: connect(READONLY_ARGS),
+          rwStream: connect([...COMMON_ARGS, ...STREAM_ARGS]),
+          roStream: connect([...READONLY_ARGS, ...STREAM_ARGS]),
         };
         for (const session of sessions) await session.queryAsync(`USE ${database}`);
         log.info({ path, version: chdb.version().libchdb }, 'embedded ClickHouse opened');
