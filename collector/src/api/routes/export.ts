@@ -1,23 +1,20 @@
-import { ITEM_FIELDS, SELECT_LIST, rowToItem } from '../columns.js';
+import { ITEM_FIELDS } from '../columns.js';
 import { csvLine } from '../csv.js';
+import { CSV_RECORD_FORMAT, CSV_RECORD_SQL, CsvRecordCounter } from '../csv_sql.js';
 import { parseExportQuery } from '../filters/parse.js';
 import { QueryParams } from '../filters/params.js';
 import { buildWhere } from '../filters/sql.js';
 import { queryObject, writeChunk } from '../http.js';
-import { splitLines } from '../lines.js';
 import type { RequestContext, Route } from '../router.js';
 import type { RouteDeps } from '../types.js';
 import { NETWORK_LOGS_PATH, orgParam } from './network_logs.js';
 
 /**
  * `GET …/network-logs/export`: every matching row as CSV, newest first, streamed.
- * Memory stays constant: rows come from the store as a JSONEachRow stream, are
- * converted line by line, and the loop waits for the socket to drain before it
- * pulls more. A client that disconnects aborts the query.
+ * Memory stays constant: the engine renders the CSV records (csv_sql.ts) and the
+ * chunks it streams go to the socket as they are; the loop waits for the socket to
+ * drain before it pulls more. A client that disconnects aborts the query.
  */
-
-/** CSV text is gathered up to this size before one `write`, to keep syscalls few. */
-const WRITE_BATCH_CHARS = 64 * 1024;
 
 /** `20240501T120000Z`: sortable and safe in file names on every OS. */
 function fileTime(ms: number): string {
@@ -32,7 +29,7 @@ async function exportCsv(deps: RouteDeps, ctx: RequestContext): Promise<void> {
   const now = deps.now();
   const filters = parseExportQuery(ctx.url.searchParams, now);
   const where = buildWhere(org, filters, undefined, new QueryParams());
-  const sql = `SELECT ${SELECT_LIST}
+  const sql = `SELECT ${CSV_RECORD_SQL}
 FROM ${deps.store.database}.network_logs
 WHERE ${where.sql}
 ORDER BY started_at DESC, session_id DESC`;
@@ -80,44 +77,39 @@ async function streamCsv(
   query: { sql: string; where: { params: Record<string, unknown> }; filename: string },
   outcome: { rows: number },
 ): Promise<void> {
-  const lines = splitLines(
-    deps.store.queryStream(query.sql, query.where.params, 'JSONEachRow', {
-      readonly: true,
-      signal: ctx.signal,
-    }),
-  );
+  const stream = deps.store.queryStream(query.sql, query.where.params, CSV_RECORD_FORMAT, {
+    readonly: true,
+    signal: ctx.signal,
+  });
+  const chunks = stream[Symbol.asyncIterator]();
+  const counter = new CsvRecordCounter();
   try {
-    // Pull the first line before the headers go out, so a failing query still gets
+    // Pull the first chunk before the headers go out, so a failing query still gets
     // a proper error status instead of a truncated 200.
-    const first = await lines.next();
+    const first = await chunks.next();
     ctx.res.writeHead(200, {
       'content-type': 'text/csv; charset=utf-8; header=present',
       'content-disposition': `attachment; filename="${query.filename}"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
-    let batch = csvLine(ITEM_FIELDS);
-    const emit = async (line: string): Promise<void> => {
-      const item = rowToItem(JSON.parse(line) as Record<string, unknown>);
-      batch += csvLine(ITEM_FIELDS.map((field) => item[field]));
-      outcome.rows += 1;
-      if (batch.length >= WRITE_BATCH_CHARS) {
-        const out = batch;
-        batch = '';
-        await writeChunk(ctx.res, out, ctx.signal);
-      }
+    const send = async (chunk: Uint8Array): Promise<void> => {
+      counter.push(chunk);
+      outcome.rows = counter.records;
+      await writeChunk(ctx.res, chunk, ctx.signal);
     };
-    if (!first.done) await emit(first.value);
-    for await (const line of lines) {
+    await writeChunk(ctx.res, csvLine(ITEM_FIELDS), ctx.signal);
+    if (!first.done) await send(first.value);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
       if (ctx.signal.aborted) break;
-      await emit(line);
+      await send(next.value);
     }
-    if (!ctx.signal.aborted) ctx.res.end(batch);
+    if (!ctx.signal.aborted) ctx.res.end();
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
   } finally {
     // Releases the store's stream if the loop ended early.
-    await lines.return(undefined);
+    await chunks.return?.(undefined);
   }
 }
 
