@@ -27,8 +27,11 @@ PIDS=()
 cleanup() {
   trap - EXIT INT TERM
   log "stopping the demo"
-  # The agent first, so its sessions end and flush; then the collector; then NATS.
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  # Newest first: the agent, so its sessions end and flush; then the collector; then NATS.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+    wait "${PIDS[$i]}" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT INT TERM
 
@@ -42,24 +45,23 @@ wait_http() {
 
 log "starting nats-server (JetStream) on 127.0.0.1:4222"
 nats-server -c deploy/demo/nats.conf >.demo/nats.log 2>&1 &
-NATS_PID=$!
+PIDS+=($!)
 wait_http http://127.0.0.1:8222/healthz nats
 
 log "starting connlog-collector (embedded ClickHouse in .demo/collector/clickhouse)"
 node collector/bin/connlog-collector.js run --config deploy/demo/collector.yaml >.demo/collector.log 2>&1 &
-COLLECTOR_PID=$!
+PIDS+=($!)
 wait_http http://127.0.0.1:8080/healthz collector
 
 log "starting the demo target on 127.0.0.1:25432"
 node scripts/demo/target.mjs 25432 >.demo/target.log 2>&1 &
-TARGET_PID=$!
+PIDS+=($!)
 
 log "starting connlog-agent (org demo, site laptop)"
 node agent/bin/connlog-agent.js run --config deploy/demo/agent.yaml >.demo/agent.log 2>&1 &
 AGENT_PID=$!
+PIDS+=("$AGENT_PID")
 wait_http http://127.0.0.1:9464/healthz agent
-# Stop order on exit: agent, target, collector, nats.
-PIDS=("$AGENT_PID" "$TARGET_PID" "$COLLECTOR_PID" "$NATS_PID")
 
 log "sending demo traffic through the agent"
 node scripts/demo/traffic.mjs 15432 15433 25
@@ -76,7 +78,7 @@ cat <<MSG
 
 connlog is running.
   REST API       curl -s 'http://127.0.0.1:8080/api/v1/orgs/demo/network-logs?limit=5'
-  SQL (read-only) node collector/bin/connlog-collector.js sql --url http://127.0.0.1:8080 "$SQL"
+  SQL            node collector/bin/connlog-collector.js sql --url http://127.0.0.1:8080 "$SQL"
   metrics        curl -s http://127.0.0.1:9464/metrics   (agent)
                  curl -s http://127.0.0.1:8080/metrics   (collector)
   logs           .demo/*.log
