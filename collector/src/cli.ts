@@ -19,6 +19,7 @@ import { registerLogsCommands } from './cli/register.js';
 import { registerRetentionCommand } from './cli/retention.js';
 import { registerSqlCommand } from './cli/sql.js';
 import { createCollector } from './collector.js';
+import { renderDdl } from './store/ddl.js';
 import { CollectorError } from './errors.js';
 import { createLogger } from './log.js';
 
@@ -79,6 +80,18 @@ export function buildProgram(): Command {
         clickhouse: { ...config.clickhouse, password: '[redacted]' },
       };
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+    });
+  program
+    .command('schema')
+    .description('print the ClickHouse DDL the collector applies (for review by DBAs)')
+    .option('--database <name>', 'database name', 'connlog')
+    .option('--cluster <name>', 'render for a cluster: ON CLUSTER, Replicated*, Distributed')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  connlog-collector schema > connlog.sql\n  connlog-collector schema --cluster prod',
+    )
+    .action((opts: { database: string; cluster?: string }) => {
+      process.stdout.write(renderDdl(opts));
     });
   registerSqlCommand(program);
   registerLogsCommands(program);
