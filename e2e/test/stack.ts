@@ -57,9 +57,16 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(name: string): Promise<Stack> {
+export interface StackOptions {
+  /** Extra nats-server config (e.g. an `accounts` block), appended to the generated one. */
+  natsConfig?: string;
+}
+
+export async function startStack(name: string, options: StackOptions = {}): Promise<Stack> {
   const dir = tempDir(`e2e-${name}`);
-  const nats = await startNatsServer();
+  const nats = await startNatsServer(
+    options.natsConfig === undefined ? {} : { extraConfig: options.natsConfig },
+  );
   const daemons: Daemon[] = [];
   const startCollector = async (
     extra: Record<string, unknown> = {},
