@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { freePort, waitFor } from '@connlog/testkit';
+import { blackHole, freePort, waitFor, type BlackHole } from '@connlog/testkit';
 import { EventKind, Protocol, encodeBatch, ipToBytes, sessionsSubject } from '@connlog/proto';
 import { exchange } from './client.js';
 import { startStack, type AgentHandle, type CollectorHandle, type Stack } from './stack.js';
 import { downloadTarget, echoTarget, uploadTarget, type Target } from './targets.js';
-import { blackHole, type BlackHole } from './black_hole.js';
 
 interface Row {
   session_id: string;

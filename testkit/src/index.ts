@@ -3,3 +3,5 @@ export type { NatsServer, NatsServerOptions } from './nats_server.js';
 export { waitFor, sleep } from './wait.js';
 export { tempDir } from './tmp.js';
 export { freePort } from './ports.js';
+export { blackHole } from './black_hole.js';
+export type { BlackHole } from './black_hole.js';

@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -151,39 +149,4 @@ export function exchange(
       if (options.endAfterSend !== false) socket.end();
     });
   });
-}
-
-/**
- * A loopback port whose SYNs go unanswered: python holds a listening socket that never
- * accepts (Node always accepts), its backlog of 0 filled by two connects.
- */
-export async function blackHole(): Promise<{ port: number; close: () => void }> {
-  const child: ChildProcess = spawn(
-    'python3',
-    [
-      '-c',
-      'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()',
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
-    if (!child.stdout) throw new Error('no stdout');
-    createInterface({ input: child.stdout }).once('line', resolve);
-    child.once('error', reject);
-  });
-  const port = Number(line);
-  const fillers: Socket[] = [];
-  for (let i = 0; i < 3; i += 1) {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
-    socket.on('error', () => undefined);
-    fillers.push(socket);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  return {
-    port,
-    close: () => {
-      for (const socket of fillers) socket.destroy();
-      child.kill('SIGKILL');
-    },
-  };
 }

@@ -1,11 +1,17 @@
 import { join } from 'node:path';
 import { Registry } from '@connlog/metrics';
 import { CloseReason, EventKind, sessionsSubject, type SessionEvent } from '@connlog/proto';
-import { freePort, startNatsServer, tempDir, waitFor, type NatsServer } from '@connlog/testkit';
+import {
+  blackHole,
+  freePort,
+  startNatsServer,
+  tempDir,
+  waitFor,
+  type NatsServer,
+} from '@connlog/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, parseConfig, type Agent } from '../../src/index.js';
 import {
-  blackHole,
   createSessionsStream,
   exchange,
   payload,
