@@ -1,3 +1,4 @@
+import { SESSION_COLUMNS } from './schema.js';
 import type { AdminActionRow, SessionRow } from './store.js';
 
 /**
@@ -11,36 +12,19 @@ export function sessionRowsForInsert(rows: readonly SessionRow[]): StoredSession
   return rows.map(({ status: _status, ...stored }) => stored);
 }
 
+/** Columns of `sessions` the engine fills itself (DEFAULT or ALIAS): never inserted. */
+const ENGINE_FILLED = ['status', 'inserted_at', 'source_addr', 'dest_addr'] as const;
+
+type InsertColumn = Exclude<(typeof SESSION_COLUMNS)[number], (typeof ENGINE_FILLED)[number]>;
+
 /**
  * Columns of a `sessions` INSERT in the order `toSessionsCompact` writes their values:
+ * the table's columns (`SESSION_COLUMNS`) less those the engine fills, which leaves
  * every column of `StoredSessionRow`.
  */
-export const SESSION_INSERT_COLUMNS = [
-  'org_id',
-  'site_id',
-  'agent_id',
-  'resource_id',
-  'session_id',
-  'protocol',
-  'client_id',
-  'user_id',
-  'source_ip',
-  'source_port',
-  'dest_ip',
-  'dest_port',
-  'dest_host',
-  'started_at',
-  'ended_at',
-  'duration_ms',
-  'bytes_tx',
-  'bytes_rx',
-  'packets_tx',
-  'packets_rx',
-  'close_reason',
-  'error',
-  'retention_days',
-  'version',
-] as const satisfies readonly (keyof StoredSessionRow)[];
+export const SESSION_INSERT_COLUMNS = SESSION_COLUMNS.filter(
+  (column): column is InsertColumn => !(ENGINE_FILLED as readonly string[]).includes(column),
+) satisfies readonly (keyof StoredSessionRow)[];
 
 /**
  * JSONCompactEachRow payload of session rows: one JSON array per line, values in
