@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '@connlog/testkit';
 import {
   SESSIONS,
@@ -7,11 +7,10 @@ import {
   openSession,
   report,
   settle,
-  startFaultStack,
+  useFaultStack,
   storedSessions,
   tally,
   type ClientSession,
-  type FaultStack,
   type OpenSession,
 } from './fault_kit.js';
 
@@ -28,17 +27,10 @@ const HELD_OPEN = 8;
 const WINDOW_MS = { tcp: 1000, udp: 2500 };
 
 describe('fault: the agent killed with SIGKILL with sessions open', () => {
-  let f: FaultStack;
-
-  beforeAll(async () => {
-    f = await startFaultStack('agent-kill');
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
-  });
+  const fault = useFaultStack('agent-kill');
 
   it('ends the open sessions with agent_restart and their last counters, loses nothing spooled', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(15);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.3));

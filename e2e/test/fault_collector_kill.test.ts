@@ -1,36 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@connlog/testkit';
+import { describe, expect, it } from 'vitest';
 import {
   faultCollector,
   SESSIONS,
   expectAllStored,
-  metric,
   settle,
-  startFaultStack,
-  type FaultStack,
+  untilInserting,
+  useFaultStack,
 } from './fault_kit.js';
 
 describe('fault: the collector killed with SIGKILL mid-ingest', () => {
-  let f: FaultStack;
-
-  beforeAll(async () => {
-    f = await startFaultStack('collector-kill');
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
-  });
+  const fault = useFaultStack('collector-kill');
 
   it('redelivers what the dead collector had not acked; the restarted one stores it once', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(15);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.3));
-    await waitFor(
-      async () => (await metric(f.collector.url, 'connlog_collector_rows_inserted_total')) > 0,
-      30_000,
-      'rows inserted before the kill',
-      100,
-    );
+    await untilInserting(f.collector.url, 'rows inserted before the kill');
     expect(await f.collector.stop('SIGKILL')).toBe('SIGKILL');
     // Sessions go on while no collector runs; JetStream keeps their batches.
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.6));

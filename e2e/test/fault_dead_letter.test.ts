@@ -1,29 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { waitFor } from '@connlog/testkit';
 import { EventKind, Protocol, encodeBatch, ipToBytes, sessionsSubject } from '@connlog/proto';
-import {
-  SESSIONS,
-  expectAllStored,
-  metric,
-  settle,
-  startFaultStack,
-  type FaultStack,
-} from './fault_kit.js';
+import { SESSIONS, expectAllStored, metric, settle, useFaultStack } from './fault_kit.js';
 
 describe('fault: garbage published on the sessions subject', () => {
-  let f: FaultStack;
-
-  beforeAll(async () => {
-    f = await startFaultStack('dead-letter');
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
-  });
+  const fault = useFaultStack('dead-letter');
 
   it('moves bad batches to the dead-letter stream with their reason and keeps ingesting', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(10);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.3));

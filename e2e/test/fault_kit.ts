@@ -14,7 +14,7 @@
 import { appendFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { freePort, waitFor } from '@connlog/testkit';
 import {
   startStack,
@@ -143,6 +143,25 @@ export async function startFaultStack(name: string): Promise<FaultStack> {
     await Promise.all(targets.map((target) => target.close()));
     throw err;
   }
+}
+
+/**
+ * The scenario's stack, started in `beforeAll` and closed in `afterAll` (also when
+ * starting it failed halfway). Call it in the `describe` block; tests, and `beforeAll`
+ * hooks registered after it, get the stack from the returned function.
+ */
+export function useFaultStack(name: string): () => FaultStack {
+  let started: FaultStack | undefined;
+  beforeAll(async () => {
+    started = await startFaultStack(name);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  return () => {
+    if (started === undefined) throw new Error(`the ${name} fault stack is not running`);
+    return started;
+  };
 }
 
 /** Hands out unique tags (payload lengths). */
@@ -506,6 +525,16 @@ export async function metric(url: string, name: string, labels = ''): Promise<nu
     sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** Wait until the collector at `url` has inserted rows: ingest is under way. */
+export async function untilInserting(url: string, what: string): Promise<void> {
+  await waitFor(
+    async () => (await metric(url, 'connlog_collector_rows_inserted_total')) > 0,
+    30_000,
+    what,
+    100,
+  );
 }
 
 /** The promise: every completed session stored exactly once, none left ongoing. */

@@ -1,28 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '@connlog/testkit';
-import {
-  SESSIONS,
-  expectAllStored,
-  metric,
-  settle,
-  startFaultStack,
-  type FaultStack,
-} from './fault_kit.js';
+import { SESSIONS, expectAllStored, metric, settle, useFaultStack } from './fault_kit.js';
 
 const OUTAGE_MS = 20_000;
 
 describe('fault: nats-server stopped for 20 s mid-traffic', () => {
-  let f: FaultStack;
-
-  beforeAll(async () => {
-    f = await startFaultStack('nats-outage');
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
-  });
+  const fault = useFaultStack('nats-outage');
 
   it('spools during the outage, replays after it, and stores every session exactly once', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(30);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.2));

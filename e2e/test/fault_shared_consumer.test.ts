@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@connlog/testkit';
 import {
   faultCollector,
@@ -6,8 +6,7 @@ import {
   expectAllStored,
   metric,
   settle,
-  startFaultStack,
-  type FaultStack,
+  useFaultStack,
 } from './fault_kit.js';
 import type { CollectorHandle } from './stack.js';
 
@@ -19,19 +18,16 @@ import type { CollectorHandle } from './stack.js';
  * ReplacingMergeTree version would also absorb a message delivered twice.
  */
 describe('fault: two collectors share the consumer, one is stopped mid-run', () => {
-  let f: FaultStack;
+  const fault = useFaultStack('shared-consumer');
   let second: CollectorHandle;
 
   beforeAll(async () => {
-    f = await startFaultStack('shared-consumer');
-    second = await f.stack.startCollector(faultCollector(f.stack), { name: 'collector-b' });
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
+    const { stack } = fault();
+    second = await stack.startCollector(faultCollector(stack), { name: 'collector-b' });
   });
 
   it('shares the load, and loses nothing when one collector stops', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(15);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.4));

@@ -1,38 +1,26 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '@connlog/testkit';
 import {
   SESSIONS,
   expectAllStored,
   metric,
   settle,
-  startFaultStack,
-  type FaultStack,
+  untilInserting,
+  useFaultStack,
 } from './fault_kit.js';
 
 describe('fault: the store refuses inserts for a while', () => {
-  let f: FaultStack;
-
-  beforeAll(async () => {
-    f = await startFaultStack('store-failure');
-  });
-
-  afterAll(async () => {
-    await (f as FaultStack | undefined)?.close();
-  });
+  const fault = useFaultStack('store-failure');
 
   it('naks with backoff while inserts fail, keeps everything, stores it once inserts work', async () => {
+    const f = fault();
     const startedAt = Date.now();
     const traffic = f.traffic(15);
     await traffic.untilCompleted(Math.floor(SESSIONS * 0.3));
     const { url } = f.collector;
-    await waitFor(
-      async () => (await metric(url, 'connlog_collector_rows_inserted_total')) > 0,
-      30_000,
-      'rows inserted before the failure',
-      100,
-    );
+    await untilInserting(url, 'rows inserted before the failure');
 
     // The store layer's fault-injection seam (collector/src/store/faulty.ts).
     const flag = join(f.collector.dataDir, 'fault-insert-fail');
