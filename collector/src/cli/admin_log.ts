@@ -4,7 +4,7 @@
  * The log lives in the collector's store, which only the collector reads.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { CliExit, EXIT_FAILURE, EXIT_USAGE, describeError } from './config_flags.js';
+import { EXIT_FAILURE, EXIT_USAGE, describeError, exitWith } from './config_flags.js';
 import { formatTable, processIo, write, type CliIo } from './io.js';
 import { DEFAULT_URL } from './sql.js';
 
@@ -204,7 +204,6 @@ export function registerAdminLogCommand(program: Command, io: CliIo = processIo(
     )
     .addHelpText('after', EXAMPLES)
     .action(async (flags: Omit<AdminLogOptions, 'format'> & { format: AdminLogFormat }) => {
-      const code = await runAdminLog(flags, io);
-      if (code !== 0) throw new CliExit(code);
+      await exitWith(runAdminLog(flags, io));
     });
 }

@@ -16,13 +16,13 @@ import {
   type Role,
 } from '../auth/index.js';
 import type { CollectorConfig } from '../config.js';
-import { openCliSession, type CliSession } from '../control/cli_session.js';
+import { withCliSession, type CliSession } from '../control/cli_session.js';
 import {
-  CliExit,
   EXIT_FAILURE,
   EXIT_USAGE,
   configOrExit,
   describeError,
+  exitWith,
   withNatsConfigFlags,
   type ConfigFlags,
 } from './config_flags.js';
@@ -35,26 +35,21 @@ export interface ApikeyCreateInput {
   name?: string;
 }
 
-async function withKeys<T>(
+function withKeys<T>(
   config: CollectorConfig,
   fn: (keys: ApiKeys, session: CliSession) => Promise<T>,
 ): Promise<T> {
-  const session = await openCliSession(config);
-  try {
-    const keys = await createApiKeys({
-      nc: session.nc,
-      log: session.log,
-      bucket: config.auth.bucket,
-      replicas: config.nats.stream.replicas,
-    });
-    try {
-      return await fn(keys, session);
-    } finally {
-      await keys.close();
-    }
-  } finally {
-    await session.close();
-  }
+  return withCliSession(
+    config,
+    (session) =>
+      createApiKeys({
+        nc: session.nc,
+        log: session.log,
+        bucket: config.auth.bucket,
+        replicas: config.nats.stream.replicas,
+      }),
+    fn,
+  );
 }
 
 const scopeOrg = (org: string): string => (org === ALL_ORGS ? '' : org);
@@ -211,11 +206,6 @@ Examples:
 Every collector refuses the key within about a second. Recorded in the admin log.
 `;
 
-async function run(code: Promise<number>): Promise<void> {
-  const exit = await code;
-  if (exit !== 0) throw new CliExit(exit);
-}
-
 /** Register `apikey create|list|revoke` on the collector's commander program. */
 export function registerApikeyCommand(program: Command, io: CliIo = processIo()): void {
   const apikey = program
@@ -231,7 +221,7 @@ export function registerApikeyCommand(program: Command, io: CliIo = processIo())
     .addHelpText('after', CREATE_EXAMPLES)
     .action(async (flags: ConfigFlags & { role: string; org: string; name?: string }) => {
       const config = configOrExit(flags);
-      await run(
+      await exitWith(
         apikeyCreate(
           config,
           {
@@ -250,13 +240,13 @@ export function registerApikeyCommand(program: Command, io: CliIo = processIo())
     )
     .addHelpText('after', LIST_EXAMPLES)
     .action(async (flags: ConfigFlags & { format: 'table' | 'json' }) => {
-      await run(apikeyList(configOrExit(flags), flags.format, io));
+      await exitWith(apikeyList(configOrExit(flags), flags.format, io));
     });
   withNatsConfigFlags(apikey.command('revoke'))
     .description('revoke an API key on every collector')
     .argument('<id>', 'the key id (16 hex digits, as `apikey list` shows)')
     .addHelpText('after', REVOKE_EXAMPLES)
     .action(async (id: string, flags: ConfigFlags) => {
-      await run(apikeyRevoke(configOrExit(flags), id, io));
+      await exitWith(apikeyRevoke(configOrExit(flags), id, io));
     });
 }

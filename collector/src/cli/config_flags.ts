@@ -20,6 +20,12 @@ export class CliExit extends Error {
   }
 }
 
+/** Carry a command's exit code back to `main`: 0 returns, anything else throws `CliExit`. */
+export async function exitWith(code: Promise<number>): Promise<void> {
+  const exit = await code;
+  if (exit !== 0) throw new CliExit(exit);
+}
+
 export interface ConfigFlags {
   config?: string;
   set: string[];

@@ -8,7 +8,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { CollectorConfig } from '../config.js';
-import { openCliSession, type CliSession } from '../control/cli_session.js';
+import { withCliSession, type CliSession } from '../control/cli_session.js';
 import {
   RETENTION_DROP,
   RETENTION_FOREVER,
@@ -19,11 +19,11 @@ import {
   type RetentionSettings,
 } from '../retention/index.js';
 import {
-  CliExit,
   EXIT_FAILURE,
   EXIT_USAGE,
   configOrExit,
   describeError,
+  exitWith,
   withNatsConfigFlags,
   type ConfigFlags,
 } from './config_flags.js';
@@ -31,27 +31,22 @@ import { formatTable, processIo, write, type CliIo } from './io.js';
 
 type Format = 'text' | 'json';
 
-async function withSettings<T>(
+function withSettings<T>(
   config: CollectorConfig,
   fn: (settings: RetentionSettings, session: CliSession) => Promise<T>,
 ): Promise<T> {
-  const session = await openCliSession(config);
-  try {
-    const settings = await createRetentionSettings({
-      nc: session.nc,
-      defaultDays: config.retention.defaultDays,
-      log: session.log,
-      bucket: config.retention.bucket,
-      replicas: config.nats.stream.replicas,
-    });
-    try {
-      return await fn(settings, session);
-    } finally {
-      await settings.close();
-    }
-  } finally {
-    await session.close();
-  }
+  return withCliSession(
+    config,
+    (session) =>
+      createRetentionSettings({
+        nc: session.nc,
+        defaultDays: config.retention.defaultDays,
+        log: session.log,
+        bucket: config.retention.bucket,
+        replicas: config.nats.stream.replicas,
+      }),
+    fn,
+  );
 }
 
 export function describeDays(days: number): string {
@@ -201,11 +196,6 @@ Settings live in NATS KV: every running collector uses a change within about a
 second and re-stamps the org's stored rows. Changes are recorded in the admin log.
 `;
 
-async function run(code: Promise<number>): Promise<void> {
-  const exit = await code;
-  if (exit !== 0) throw new CliExit(exit);
-}
-
 const formatOption = (): Option =>
   new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
 
@@ -221,7 +211,7 @@ export function registerRetentionCommand(program: Command, io: CliIo = processIo
     .addOption(formatOption())
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ConfigFlags & { org: string; format: Format }) => {
-      await run(retentionGet(configOrExit(flags), flags.org, flags.format, io));
+      await exitWith(retentionGet(configOrExit(flags), flags.org, flags.format, io));
     });
   withNatsConfigFlags(retention.command('set'))
     .description("change an org's retention, for new and stored rows")
@@ -229,13 +219,13 @@ export function registerRetentionCommand(program: Command, io: CliIo = processIo
     .requiredOption('--days <n>', '1..3650, 0 = do not store, -1 = keep forever')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ConfigFlags & { org: string; days: string }) => {
-      await run(retentionSet(configOrExit(flags), flags.org, flags.days, io));
+      await exitWith(retentionSet(configOrExit(flags), flags.org, flags.days, io));
     });
   withNatsConfigFlags(retention.command('list'))
     .description('list the orgs with a setting of their own, and the default')
     .addOption(formatOption())
     .addHelpText('after', EXAMPLES)
     .action(async (flags: ConfigFlags & { format: Format }) => {
-      await run(retentionList(configOrExit(flags), flags.format, io));
+      await exitWith(retentionList(configOrExit(flags), flags.format, io));
     });
 }

@@ -84,3 +84,26 @@ export async function openCliSession(config: CollectorConfig): Promise<CliSessio
     },
   };
 }
+
+/**
+ * Open a CLI session and, on its connection, what the command works with (`open`:
+ * the API keys, the retention settings); run `fn` with both, then close both, the
+ * resource first.
+ */
+export async function withCliSession<R extends { close(): Promise<void> }, T>(
+  config: CollectorConfig,
+  open: (session: CliSession) => Promise<R>,
+  fn: (resource: R, session: CliSession) => Promise<T>,
+): Promise<T> {
+  const session = await openCliSession(config);
+  try {
+    const resource = await open(session);
+    try {
+      return await fn(resource, session);
+    } finally {
+      await resource.close();
+    }
+  } finally {
+    await session.close();
+  }
+}
