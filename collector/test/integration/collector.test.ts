@@ -10,6 +10,7 @@ import type { SessionRow, Store } from '../../src/store/store.js';
 import { createChdbStore } from '../../src/store/chdb.js';
 import { migrations } from '../../src/store/schema.js';
 import { CollectorError } from '../../src/errors.js';
+import { drained, runningConfig } from '../helpers/running.js';
 import { batchBytes, sessionEvents, startEvent } from '../helpers/events.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -38,18 +39,6 @@ async function publish(
 ): Promise<void> {
   msgSeq += 1;
   await jetstream(client).publish(subject, bytes, { msgID: `test:${msgSeq}` });
-}
-
-/** Everything published so far was delivered and acked by the collector. */
-async function drained(): Promise<void> {
-  await waitFor(
-    async () => {
-      const info = await jsm.consumers.info('CONNLOG_SESSIONS', 'connlog-collector');
-      return info.num_pending === 0 && info.num_ack_pending === 0;
-    },
-    20_000,
-    'the collector to ack every published message',
-  );
 }
 
 async function networkLogs(org: string): Promise<Record<string, unknown>[]> {
@@ -87,12 +76,7 @@ async function deadLetters(): Promise<{ subject: string; reason: string; origina
 beforeAll(async () => {
   nats = await startNatsServer();
   client = await connect({ servers: nats.url });
-  config = parseConfig({
-    dataDir: dataDir.path,
-    nats: { servers: [nats.url], stream: { maxBytes: '64MiB' } },
-    ingest: { flushInterval: '100ms' },
-    http: { listen: '127.0.0.1:0' },
-  });
+  config = runningConfig(dataDir.path, nats.url);
   await start();
   jsm = await jetstreamManager(client);
 });
@@ -141,7 +125,7 @@ describe('collector', () => {
     const events = sessionEvents({ orgId: 'replay', siteId: 's1' });
     const bytes = batchBytes(events, { orgId: 'replay', siteId: 's1' });
     await publish('replay', 's1', bytes);
-    await drained();
+    await drained(jsm);
     const before = await networkLogs('replay');
     const rawBefore = await count('SELECT count() AS n FROM sessions WHERE org_id = {org:String}', {
       org: 'replay',
@@ -150,7 +134,7 @@ describe('collector', () => {
     // Same bytes, new Nats-Msg-Id: JetStream stores it again (as after the dedup
     // window); storage must make the replay harmless.
     await publish('replay', 's1', bytes);
-    await drained();
+    await drained(jsm);
     expect(await networkLogs('replay')).toEqual(before);
     expect(
       await count('SELECT count() AS n FROM sessions WHERE org_id = {org:String}', {
@@ -164,7 +148,7 @@ describe('collector', () => {
     const gap = { fromMs, toMs: fromMs + 10_000, sessionsNotRecorded: 42, reason: 'spool_full' };
     const bytes = batchBytes([], { orgId: 'gaps', siteId: 'paris', gaps: [gap] });
     await publish('gaps', 'paris', bytes);
-    await drained();
+    await drained(jsm);
     const gaps = () =>
       collector.store.query<{ sessions: number; from_ms: number; to_ms: number; reason: string }>(
         `SELECT sessions_not_recorded AS sessions, toUnixTimestamp64Milli(from_at) AS from_ms,
@@ -176,7 +160,7 @@ describe('collector', () => {
     ]);
     // A replay (new Nats-Msg-Id) is absorbed: the insert's token, then FINAL.
     await publish('gaps', 'paris', bytes);
-    await drained();
+    await drained(jsm);
     expect(await gaps()).toHaveLength(1);
     expect(await count("SELECT count() AS n FROM recording_gaps WHERE org_id = 'gaps'", {})).toBe(
       1,
@@ -195,7 +179,7 @@ describe('collector', () => {
     });
     await publish('after', 's1', good);
     await waitFor(async () => (await networkLogs('after')).length === 1, 20_000, 'the good batch');
-    await drained();
+    await drained(jsm);
     expect(await networkLogs('victim')).toEqual([]);
     expect(await networkLogs('attacker')).toEqual([]);
     const dead = await deadLetters();
@@ -208,7 +192,7 @@ describe('collector', () => {
 
   it('dead-letters garbage bytes', async () => {
     await publish('junk', 's1', Buffer.from('definitely not a protobuf batch \u0000\u00ff'));
-    await drained();
+    await drained(jsm);
     const dead = await deadLetters();
     const junk = dead.filter((letter) => letter.original === 'connlog.v1.sessions.junk.s1');
     expect(junk).toHaveLength(1);
@@ -226,7 +210,7 @@ describe('collector', () => {
         siteId: 's1',
       }),
     );
-    await drained();
+    await drained(jsm);
     expect(await networkLogs('nostore')).toEqual([]);
     expect(collector.metrics.render()).toMatch(
       /connlog_collector_events_dropped_total\{reason="retention_zero"\} 3/,
@@ -244,7 +228,7 @@ describe('collector', () => {
         await publish('bulk', 's2', batchBytes(events, { orgId: 'bulk', siteId: 's2' }));
       }
     }
-    await drained();
+    await drained(jsm);
     expect(
       await count(
         "SELECT count() AS n FROM network_logs WHERE org_id = {org:String} AND status = 'completed'",
@@ -333,7 +317,7 @@ describe('collector', () => {
     config = normal;
     await start();
     expect(await networkLogs('closing')).toHaveLength(1);
-    await drained();
+    await drained(jsm);
   });
 
   it('naks while inserts fail, then stores everything once ClickHouse takes inserts again', async () => {
@@ -378,7 +362,7 @@ describe('collector', () => {
       'the session once inserts work again',
     );
     expect(rows[0]).toMatchObject({ version: 3, status: 'completed' });
-    await drained();
+    await drained(jsm);
     expect(collector.status()).toMatchObject({
       ok: true,
       ingest: { consecutiveInsertFailures: 0 },

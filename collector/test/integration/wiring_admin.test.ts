@@ -10,8 +10,9 @@ import { apikeyCreate, apikeyList, apikeyRevoke } from '../../src/cli/apikey.js'
 import type { CliIo } from '../../src/cli/io.js';
 import { retentionGet, retentionSet } from '../../src/cli/retention.js';
 import { createCollector, type Collector } from '../../src/collector.js';
-import { parseConfig, type CollectorConfig } from '../../src/config.js';
+import type { CollectorConfig } from '../../src/config.js';
 import { cliActor } from '../../src/control/cli_session.js';
+import { runningConfig } from '../helpers/running.js';
 import { batchBytes, sessionEvents } from '../helpers/events.js';
 
 /**
@@ -123,11 +124,7 @@ let auditor: { id: string; key: string };
 beforeAll(async () => {
   nats = await startNatsServer();
   client = await connect({ servers: nats.url });
-  config = parseConfig({
-    dataDir: dir.path,
-    nats: { servers: [nats.url], stream: { maxBytes: '64MiB' } },
-    ingest: { flushInterval: '100ms' },
-    http: { listen: '127.0.0.1:0' },
+  config = runningConfig(dir.path, nats.url, {
     auth: { enabled: true },
     retention: { enforceInterval: 0 },
   });

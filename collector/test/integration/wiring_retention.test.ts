@@ -5,9 +5,10 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { sessionsSubject, type SessionEventInput } from '@connlog/proto';
 import { startNatsServer, tempDir, waitFor, type NatsServer } from '@connlog/testkit';
 import { createCollector, type Collector } from '../../src/collector.js';
-import { parseConfig, type CollectorConfig } from '../../src/config.js';
+import type { CollectorConfig } from '../../src/config.js';
 import { createRetentionSettings } from '../../src/retention/index.js';
 import type { SessionRow } from '../../src/store/store.js';
+import { drained, runningConfig } from '../helpers/running.js';
 import { batchBytes, sessionEvents } from '../helpers/events.js';
 
 /**
@@ -52,18 +53,6 @@ async function publishSessions(org: string, daysAgo: number[]): Promise<string[]
   return ids;
 }
 
-/** Everything published so far was delivered and acked. */
-async function drained(): Promise<void> {
-  await waitFor(
-    async () => {
-      const info = await jsm.consumers.info('CONNLOG_SESSIONS', 'connlog-collector');
-      return info.num_pending === 0 && info.num_ack_pending === 0;
-    },
-    20_000,
-    'the collector to ack every published message',
-  );
-}
-
 async function stored(ids: string[]): Promise<void> {
   await waitFor(() => ids.every((id) => storedIds.has(id)), 20_000, 'the sessions to be inserted');
 }
@@ -105,11 +94,7 @@ async function putRetention(org: string, days: number): Promise<Record<string, u
 beforeAll(async () => {
   nats = await startNatsServer();
   client = await connect({ servers: nats.url });
-  config = parseConfig({
-    dataDir: dir.path,
-    nats: { servers: [nats.url], stream: { maxBytes: '64MiB' } },
-    ingest: { flushInterval: '100ms' },
-    http: { listen: '127.0.0.1:0' },
+  config = runningConfig(dir.path, nats.url, {
     // Passes run when the test says so (enforceRetention), not on a clock.
     retention: { defaultDays: 30, enforceInterval: 0 },
     adminLog: { retentionDays: 200 },
@@ -134,7 +119,7 @@ describe('retention in a running collector', () => {
   it('makes rows older than the retention disappear after the enforcement pass, and keeps the rest', async () => {
     const old = await publishSessions('aged', [45, 40, 31]);
     const recent = await publishSessions('aged', [29, 1]);
-    await drained();
+    await drained(jsm);
     await stored([...old, ...recent]);
     expect(await stamps('aged')).toEqual([30]);
 
@@ -151,7 +136,7 @@ describe('retention in a running collector', () => {
     const shortOld = await publishSessions('shorten', [20, 10]);
     const shortNew = await publishSessions('shorten', [1]);
     const otherRows = await publishSessions('bystander', [20, 10, 1]);
-    await drained();
+    await drained(jsm);
     await stored([...shortOld, ...shortNew, ...otherRows]);
     expect(await count('shorten')).toBe(3);
 
@@ -166,7 +151,7 @@ describe('retention in a running collector', () => {
 
     // New rows of the org carry the new retention.
     const later = await publishSessions('shorten', [2]);
-    await drained();
+    await drained(jsm);
     await stored(later);
     expect(await stamps('shorten')).toEqual([7]);
   });
@@ -176,7 +161,7 @@ describe('retention in a running collector', () => {
     const before = metric('connlog_collector_events_dropped_total', '{reason="retention_zero"}');
     await publishSessions('silent', [1, 2]);
     const control = await publishSessions('loud', [1]);
-    await drained();
+    await drained(jsm);
     await stored(control);
     expect(await count('silent')).toBe(0);
     expect(await count('loud')).toBe(1);
@@ -188,7 +173,7 @@ describe('retention in a running collector', () => {
   it('keeps forever (-1) as 65535, expiring at the end of DateTime instead of wrapping', async () => {
     await putRetention('archive', -1);
     const ids = await publishSessions('archive', [4000, 1]);
-    await drained();
+    await drained(jsm);
     await stored(ids);
     expect(await stamps('archive')).toEqual([65_535]);
     await collector.enforceRetention();
@@ -211,7 +196,7 @@ describe('retention in a running collector', () => {
 
   it('applies a change made elsewhere (another collector, the CLI) through the KV watch', async () => {
     const ids = await publishSessions('remote', [12, 1]);
-    await drained();
+    await drained(jsm);
     await stored(ids);
     expect(await count('remote')).toBe(2);
 
