@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
@@ -12,7 +11,7 @@ import {
   sessionsSubject,
   type SessionEventInput,
 } from '@connlog/proto';
-import { waitFor } from '@connlog/testkit';
+import { uuidv7, waitFor } from '@connlog/testkit';
 import { COLLECTOR_BIN, writeYaml } from './processes.js';
 import { startStack, type CollectorHandle, type Stack } from './stack.js';
 
@@ -54,15 +53,6 @@ async function createKey(role: string, org: string): Promise<string> {
   const key = run.stdout.trimEnd().split('\n').at(-1) ?? '';
   expect(key).toMatch(/^clk_[0-9a-f]{16}_/);
   return key;
-}
-
-function uuidv7(ms: number): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(ms, 0, 6);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** One batch per session (so the shared consumer spreads them), each an END event. */

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   CloseReason,
   EventKind,
@@ -8,16 +7,7 @@ import {
   type SessionEventBatchInput,
   type SessionEventInput,
 } from '@connlog/proto';
-
-/** A UUIDv7 for `ms`, like the agent mints. */
-export function uuidv7(ms = Date.now()): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(ms, 0, 6);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
+import { uuidv7 } from '@connlog/testkit';
 
 export const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 
