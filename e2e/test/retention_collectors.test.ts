@@ -97,27 +97,13 @@ async function publishSessions(org: string, daysAgo: number, sessions: number): 
   }
 }
 
-async function sql<T>(collector: CollectorHandle, query: string): Promise<T[]> {
-  const response = await fetch(`${collector.url}/sql?default_format=JSONEachRow`, {
-    method: 'POST',
-    body: query,
-    headers: { authorization: `Bearer ${adminKey}` },
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`sql failed (${response.status}): ${text}`);
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
-}
-
 /** Rows of `org` over both stores (each collector holds its share). */
 async function count(org: string, where = '1'): Promise<number> {
   let total = 0;
   for (const collector of [a, b]) {
-    const [row] = await sql<{ n: number }>(
-      collector,
+    const [row] = await collector.sql<{ n: number }>(
       `SELECT count() AS n FROM connlog.network_logs WHERE org_id = '${org}' AND ${where}`,
+      adminKey,
     );
     total += row?.n ?? 0;
   }
@@ -221,13 +207,13 @@ describe('retention across two collector processes', () => {
       200,
     );
     const stamps = [
-      ...(await sql<{ d: number }>(
-        a,
+      ...(await a.sql<{ d: number }>(
         "SELECT DISTINCT retention_days AS d FROM connlog.sessions WHERE org_id = 'acme'",
+        adminKey,
       )),
-      ...(await sql<{ d: number }>(
-        b,
+      ...(await b.sql<{ d: number }>(
         "SELECT DISTINCT retention_days AS d FROM connlog.sessions WHERE org_id = 'acme'",
+        adminKey,
       )),
     ];
     expect(new Set(stamps.map((s) => s.d))).toEqual(new Set([7]));

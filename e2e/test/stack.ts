@@ -13,8 +13,11 @@ export interface CollectorHandle {
   daemon: Daemon;
   url: string;
   dataDir: string;
-  /** Run a read-only query through the collector's SQL endpoint; JSONEachRow rows. */
-  sql<T = Record<string, unknown>>(query: string): Promise<T[]>;
+  /**
+   * Run a read-only query through the collector's SQL endpoint; JSONEachRow rows.
+   * `key`: an API key, for a collector with `auth.enabled`.
+   */
+  sql<T = Record<string, unknown>>(query: string, key?: string): Promise<T[]>;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -93,10 +96,11 @@ export async function startStack(name: string, options: StackOptions = {}): Prom
       url,
       dataDir: collectorDataDir,
       stop: (signal) => daemon.stop(signal),
-      sql: async <T>(query: string): Promise<T[]> => {
+      sql: async <T>(query: string, key?: string): Promise<T[]> => {
         const response = await fetch(`${url}/sql?default_format=JSONEachRow`, {
           method: 'POST',
           body: query,
+          ...(key !== undefined ? { headers: { authorization: `Bearer ${key}` } } : {}),
         });
         const text = await response.text();
         if (response.status !== 200) throw new Error(`sql failed (${response.status}): ${text}`);
