@@ -9,7 +9,7 @@ import { CollectorError } from '../errors.js';
 import { translateEngineError } from './engine_error.js';
 import { runMigrations } from './migrate.js';
 import { sessionRowsForInsert } from './rows.js';
-import { assertIdentifier } from './schema.js';
+import { assertIdentifier, bootstrapStatements } from './schema.js';
 import { assertFormat, withFormat } from './sql.js';
 import type {
   AdminActionRow,
@@ -59,30 +59,55 @@ export function createHttpStore(options: HttpStoreOptions): Store {
   let client: Promise<ClickHouseClient> | undefined;
   let closed = false;
 
+  /** A client whose requests name `db` (the client leaves out `default`). */
+  const newClient = async (db: string): Promise<ClickHouseClient> => {
+    const config = {
+      url: options.url,
+      username: options.username,
+      password: options.password,
+      database: db,
+      application: 'connlog-collector',
+      // The client would print every failed query to the console; we translate and
+      // log errors ourselves (user SQL errors are answers, not collector problems).
+      log: { level: ClickHouseLogLevelOff },
+    };
+    if (options.createClient) return options.createClient(config);
+    try {
+      const { createClient } = await import('@clickhouse/client');
+      return createClient(config);
+    } catch (err) {
+      throw new CollectorError('STORE_OPEN', 'cannot create the ClickHouse client', {
+        cause: err,
+      });
+    }
+  };
+
   const connect = (): Promise<ClickHouseClient> => {
     if (closed) return Promise.reject(new CollectorError('STORE_CLOSED', 'store is closed'));
-    client ??= (async () => {
-      const config = {
-        url: options.url,
-        username: options.username,
-        password: options.password,
-        database,
-        application: 'connlog-collector',
-        // The client would print every failed query to the console; we translate and
-        // log errors ourselves (user SQL errors are answers, not collector problems).
-        log: { level: ClickHouseLogLevelOff },
-      };
-      if (options.createClient) return options.createClient(config);
-      try {
-        const { createClient } = await import('@clickhouse/client');
-        return createClient(config);
-      } catch (err) {
-        throw new CollectorError('STORE_OPEN', 'cannot create the ClickHouse client', {
-          cause: err,
-        });
-      }
-    })();
+    client ??= newClient(database);
     return client;
+  };
+
+  /**
+   * A server refuses any request that names a database it does not have (code 81),
+   * and every request of the main client names ours: so the database is created
+   * through a short-lived client on the server's default database.
+   */
+  const createDatabase = async (): Promise<void> => {
+    if (closed) throw new CollectorError('STORE_CLOSED', 'store is closed');
+    const [statement] = bootstrapStatements({
+      database,
+      ...(cluster !== undefined ? { cluster } : {}),
+    });
+    if (statement === undefined) return;
+    const boot = await newClient('default');
+    try {
+      await boot.command({ query: statement, clickhouse_settings: COMMON_SETTINGS });
+    } catch (err) {
+      throw translateEngineError(err, `cannot create database ${database}`, 'STORE_MIGRATE');
+    } finally {
+      await boot.close();
+    }
   };
 
   /** On a cluster an insert returns once every shard has its part, not when queued. */
@@ -132,6 +157,7 @@ export function createHttpStore(options: HttpStoreOptions): Store {
     database,
 
     async migrate() {
+      await createDatabase();
       const ch = await connect();
       await runMigrations(
         { database, log, ...(cluster !== undefined ? { cluster } : {}) },

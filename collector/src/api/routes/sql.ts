@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { SqlEndpointError } from '../errors.js';
-import { BodyTooLargeError, readBody, sendText, writeChunk } from '../http.js';
+import { sendText, writeChunk } from '../http.js';
 import type { RequestContext, Route } from '../router.js';
 import { PROTECTED_SETTINGS, classifyStatement } from '../sql/classify.js';
 import { toClickHouseError } from '../sql/engine_error.js';
 import { DEFAULT_FORMAT, contentTypeOf, isFormatName } from '../sql/formats.js';
 import { isUnstreamable, selectRows } from '../sql/replay.js';
+import { joinStatement, parseClickHouseUrl, readClickHouseBody } from '../sql/request.js';
 import type { Outcome } from '../../admin/index.js';
 import type { SqlOutcome } from '../telemetry.js';
 import type { RouteDeps } from '../types.js';
@@ -20,36 +20,6 @@ import type { RouteDeps } from '../types.js';
 
 /** Bound on a statement (URL `query` plus body). */
 export const MAX_QUERY_BYTES = 1 << 20;
-
-const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const QUERY_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-/**
- * URL parameters ClickHouse clients send that concern the transport, not the
- * result; accepted and ignored. `user`/`password` are ignored too: credentials in URLs
- * end up in access logs, so the key must come as basic auth or `X-ClickHouse-Key`.
- */
-const TRANSPORT_PARAMS = new Set([
-  'query_id',
-  'session_id',
-  'session_timeout',
-  'session_check',
-  'user',
-  'password',
-  'quota_key',
-  'role',
-  'compress',
-  'decompress',
-  'enable_http_compression',
-  'http_zlib_compression_level',
-  'send_progress_in_http_headers',
-  'http_headers_progress_interval_ms',
-  'wait_end_of_query',
-  'buffer_size',
-  'http_response_buffer_size',
-  'add_http_cors_header',
-  'cancel_http_readonly_queries_on_client_close',
-]);
 
 /** Admin log outcome of a statement: refused by the read-only check is a denial. */
 const AUDIT_OUTCOMES: Record<SqlOutcome, Outcome> = {
@@ -66,85 +36,45 @@ interface SqlRequest {
   queryId: string;
 }
 
+/** This endpoint's policy on what a ClickHouse HTTP request may ask (sql/request.ts reads it). */
 async function readRequest(deps: RouteDeps, ctx: RequestContext): Promise<SqlRequest> {
-  const search = ctx.url.searchParams;
-  const params: Record<string, string> = {};
-  let format: string | undefined;
-  for (const [name, value] of search) {
-    if (name === 'query' || TRANSPORT_PARAMS.has(name)) continue;
-    if (name === 'default_format') {
-      format = value;
-    } else if (name === 'database') {
-      // Unqualified names always resolve in the store's database; `default` is
-      // accepted because many clients send it whether asked or not.
-      if (value !== '' && value !== 'default' && value !== deps.store.database) {
-        throw new SqlEndpointError(
-          'UNKNOWN_DATABASE',
-          `database=${value.slice(0, 64)} cannot be selected here: unqualified tables are in ${deps.store.database}; qualify others (system.tables)`,
-        );
-      }
-    } else if (name.startsWith('param_')) {
-      const key = name.slice('param_'.length);
-      if (!PARAM_NAME.test(key)) {
-        throw new SqlEndpointError(
-          'SYNTAX_ERROR',
-          `query parameter name "${key.slice(0, 64)}" is not an identifier`,
-        );
-      }
-      params[key] = value;
-    } else if (name === 'readonly' && (value === '1' || value === '2')) {
-      // Asking for read-only is what this endpoint does anyway.
-    } else if (PROTECTED_SETTINGS.has(name)) {
+  const url = parseClickHouseUrl(ctx.url.searchParams);
+  const { database } = url;
+  // Unqualified names always resolve in the store's database; `default` is accepted
+  // because many clients send it whether asked or not.
+  if (
+    database !== undefined &&
+    database !== '' &&
+    database !== 'default' &&
+    database !== deps.store.database
+  ) {
+    throw new SqlEndpointError(
+      'UNKNOWN_DATABASE',
+      `database=${database.slice(0, 64)} cannot be selected here: unqualified tables are in ${deps.store.database}; qualify others (system.tables)`,
+    );
+  }
+  for (const [name, value] of url.settings) {
+    // Asking for read-only is what this endpoint does anyway.
+    if (name === 'readonly' && (value === '1' || value === '2')) continue;
+    if (PROTECTED_SETTINGS.has(name)) {
       throw new SqlEndpointError(
         'READONLY',
         `Cannot execute query in readonly mode: setting ${name} cannot be changed`,
       );
-    } else {
-      throw new SqlEndpointError(
-        'UNKNOWN_SETTING',
-        `URL parameter "${name.slice(0, 64)}" is not supported here; put settings in a SETTINGS clause`,
-      );
     }
+    throw new SqlEndpointError(
+      'UNKNOWN_SETTING',
+      `URL parameter "${name.slice(0, 64)}" is not supported here; put settings in a SETTINGS clause`,
+    );
   }
 
-  const parts: string[] = [];
-  const inUrl = search.get('query');
-  if (inUrl !== null && inUrl !== '') parts.push(inUrl);
-  if (ctx.req.method === 'POST') {
-    const encoding = ctx.req.headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') {
-      throw new SqlEndpointError(
-        'NOT_IMPLEMENTED',
-        `Content-Encoding ${encoding.slice(0, 32)} is not supported`,
-      );
-    }
-    if ((ctx.req.headers['content-type'] ?? '').startsWith('multipart/')) {
-      throw new SqlEndpointError(
-        'NOT_IMPLEMENTED',
-        'multipart bodies are not supported; send param_<name> in the URL',
-      );
-    }
-    try {
-      const body = await readBody(ctx.req, MAX_QUERY_BYTES);
-      if (body.trim() !== '') parts.push(body);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        throw new SqlEndpointError(
-          'QUERY_IS_TOO_LARGE',
-          `the query is over ${MAX_QUERY_BYTES} bytes`,
-        );
-      }
-      throw err;
-    }
-  }
-  const text = parts.join('\n');
+  const body = ctx.req.method === 'POST' ? await readClickHouseBody(ctx.req, MAX_QUERY_BYTES) : '';
+  const text = joinStatement(url.query, body);
   if (Buffer.byteLength(text) > MAX_QUERY_BYTES) {
     throw new SqlEndpointError('QUERY_IS_TOO_LARGE', `the query is over ${MAX_QUERY_BYTES} bytes`);
   }
-  const askedId = search.get('query_id');
-  const queryId = askedId !== null && QUERY_ID.test(askedId) ? askedId : randomUUID();
-  const request: SqlRequest = { text, params, queryId };
-  if (format !== undefined) request.format = format;
+  const request: SqlRequest = { text, params: url.params, queryId: url.queryId };
+  if (url.format !== undefined) request.format = url.format;
   return request;
 }
 
