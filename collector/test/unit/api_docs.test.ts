@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Registry } from '@connlog/metrics';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { API_ERRORS, SQL_ERRORS, SqlEndpointError } from '../../src/api/errors.js';
 import type { SqlErrorName } from '../../src/api/errors.js';
-import { createApiHandler } from '../../src/api/server.js';
-import type { Store } from '../../src/store/store.js';
+import { offlineApiHandler } from '../helpers/api_handler.js';
 
 /**
  * docs/api.md is the reference users read: it must list exactly what the code does.
@@ -37,14 +35,7 @@ describe('docs/api.md', () => {
   });
 
   it('lists every route in its route table', () => {
-    const routes = createApiHandler({
-      store: { database: 'connlog' } as Store,
-      log: pino({ level: 'silent' }),
-      metrics: new Registry(),
-      config: { http: { listen: '127.0.0.1:0' } },
-      health: () => ({ ok: true }),
-      events: { onRowsStored: () => () => undefined },
-    }).routes;
+    const { routes } = offlineApiHandler();
     const documented = [...doc.matchAll(/^\| (GET|POST|PUT|DELETE) +\| `([^`]+)` +\|/gm)].map(
       (m) => `${m[1] ?? ''} ${m[2] ?? ''}`,
     );
@@ -55,14 +46,7 @@ describe('docs/api.md', () => {
 describe('docs/api.md metrics', () => {
   it('names every metric the API registers', () => {
     const metrics = new Registry();
-    createApiHandler({
-      store: { database: 'connlog' } as Store,
-      log: pino({ level: 'silent' }),
-      metrics,
-      config: { http: { listen: '127.0.0.1:0' } },
-      health: () => ({ ok: true }),
-      events: { onRowsStored: () => () => undefined },
-    });
+    offlineApiHandler(metrics);
     const names = [...metrics.render().matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1] ?? '');
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) expect(doc).toContain(`\`${name}\``);

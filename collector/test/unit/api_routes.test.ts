@@ -1,34 +1,17 @@
-import { Registry } from '@connlog/metrics';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CollectorError } from '../../src/errors.js';
 import { SqlEndpointError } from '../../src/api/errors.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { matchRoute } from '../../src/api/router.js';
 import type { Route } from '../../src/api/router.js';
-import { createApiHandler, parseListen } from '../../src/api/server.js';
+import { parseListen } from '../../src/api/server.js';
 import { toClickHouseError } from '../../src/api/sql/engine_error.js';
 import { contentTypeOf, isFormatName } from '../../src/api/sql/formats.js';
 import { isUnstreamable, selectRows } from '../../src/api/sql/replay.js';
-import type { Store } from '../../src/store/store.js';
-
-/** Routes are built without touching the store; this one fails loudly if they do. */
-const untouchable = new Proxy({} as Store, {
-  get(_target, key) {
-    if (key === 'database') return 'connlog';
-    throw new Error(`unit test touched store.${String(key)}`);
-  },
-});
+import { offlineApiHandler } from '../helpers/api_handler.js';
 
 function routes(): readonly Route[] {
-  return createApiHandler({
-    store: untouchable,
-    log: pino({ level: 'silent' }),
-    metrics: new Registry(),
-    config: { http: { listen: '127.0.0.1:0' } },
-    health: () => ({ ok: true }),
-    events: { onRowsStored: () => () => undefined },
-  }).routes;
+  return offlineApiHandler().routes;
 }
 
 describe('OpenAPI document', () => {
