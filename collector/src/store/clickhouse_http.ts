@@ -53,6 +53,13 @@ function settingsFor(options: QueryOptions | undefined): ClickHouseSettings {
   return options?.readonly === true ? { ...COMMON_SETTINGS, readonly: '1' } : COMMON_SETTINGS;
 }
 
+/** The error of a cancelled request, whatever the client made of it: an AbortError. */
+function abortedError(signal: AbortSignal, err?: unknown): Error {
+  const error = new Error('the query was cancelled', { cause: err ?? signal.reason });
+  error.name = 'AbortError';
+  return error;
+}
+
 export function createHttpStore(options: HttpStoreOptions): Store {
   const { database, cluster, log } = options;
   assertIdentifier(database, 'clickhouse.database');
@@ -211,23 +218,39 @@ export function createHttpStore(options: HttpStoreOptions): Store {
       queryOptions?: QueryOptions,
     ): AsyncIterable<Uint8Array> {
       assertFormat(format);
+      const signal = queryOptions?.signal;
       return {
         async *[Symbol.asyncIterator]() {
           const ch = await connect();
           let stream: Readable | undefined;
+          // The client's abort_signal only cancels a request whose response has not
+          // started: once rows stream, the body goes on to its end unless destroyed.
+          const onAbort = (): void => {
+            if (signal) stream?.destroy(abortedError(signal));
+          };
+          signal?.addEventListener('abort', onAbort, { once: true });
           try {
+            signal?.throwIfAborted();
             // exec returns the raw response body: the bytes ClickHouse wrote in `format`.
             const result = await ch.exec({
               query: withFormat(sql, format),
               query_params: params,
               clickhouse_settings: settingsFor(queryOptions),
-              ...(queryOptions?.signal ? { abort_signal: queryOptions.signal } : {}),
+              ...(signal ? { abort_signal: signal } : {}),
             });
             stream = result.stream;
+            if (signal?.aborted === true) onAbort();
             for await (const chunk of stream) yield chunk as Uint8Array;
+            // A destroyed response can end the loop like a complete body: a cancelled
+            // stream must never look like a whole result.
+            signal?.throwIfAborted();
           } catch (err) {
-            throw translateEngineError(err, 'query failed');
+            throw translateEngineError(
+              signal?.aborted === true ? abortedError(signal, err) : err,
+              'query failed',
+            );
           } finally {
+            signal?.removeEventListener('abort', onAbort);
             stream?.destroy();
           }
         },

@@ -279,6 +279,43 @@ export function describeStoreContract(name: string, engine: StoreEngine): void {
       expect(next).toBe('1\n');
     });
 
+    it('cancels a stream when its signal aborts', async () => {
+      const controller = new AbortController();
+      const stream = store.queryStream('SELECT number FROM numbers(100000000)', {}, 'CSV', {
+        signal: controller.signal,
+      });
+      let chunks = 0;
+      const code = await codeOf(
+        (async () => {
+          for await (const chunk of stream) {
+            expect(chunk.length).toBeGreaterThan(0);
+            chunks += 1;
+            if (chunks === 1) controller.abort();
+          }
+        })(),
+      );
+      expect(code).toBe('STORE_ABORTED');
+      expect(await store.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    });
+
+    it('fails a stream that breaks after its first rows, never ends it short', async () => {
+      let bytes = 0;
+      const code = await codeOf(
+        (async () => {
+          for await (const chunk of store.queryStream(
+            "SELECT throwIf(number = 1000000, 'broken on purpose') FROM numbers(2000000)",
+            {},
+            'CSV',
+            { readonly: true },
+          )) {
+            bytes += chunk.length;
+          }
+        })(),
+      );
+      expect(code).toBe('STORE_QUERY');
+      expect(bytes).toBeLessThan(2 * 2_000_000);
+    });
+
     it('accepts trailing semicolons and comments, refuses a FORMAT clause', async () => {
       expect(await store.query('SELECT 1 AS a;  \n')).toEqual([{ a: 1 }]);
       expect(await store.query('SELECT 1 AS a -- why not', {}, { readonly: true })).toEqual([
