@@ -76,7 +76,7 @@ describe('collector in server mode (clickhouse.url)', () => {
     await drained(jsm);
     const rows = await waitFor(
       async () => {
-        const found = await collector.store.query<Record<string, unknown>>(
+        const found = await collector.store.query(
           `SELECT session_id, bytes_tx, bytes_rx, status, close_reason, version
            FROM network_logs WHERE org_id = 'server'`,
         );
