@@ -1,7 +1,8 @@
 import { ITEM_FIELDS } from '../columns.js';
 import { csvLine } from '../csv.js';
 import { CSV_RECORD_FORMAT, CSV_RECORD_SQL, CsvRecordCounter } from '../csv_sql.js';
-import { parseExportQuery } from '../filters/parse.js';
+import { dayWindows } from '../export_windows.js';
+import { parseExportQuery, type NetworkLogFilters } from '../filters/parse.js';
 import { QueryParams } from '../filters/params.js';
 import { buildWhere } from '../filters/sql.js';
 import { queryObject, writeChunk } from '../http.js';
@@ -11,9 +12,10 @@ import { NETWORK_LOGS_PATH, orgParam } from './network_logs.js';
 
 /**
  * `GET …/network-logs/export`: every matching row as CSV, newest first, streamed.
- * Memory stays constant: the engine renders the CSV records (csv_sql.ts) and the
- * chunks it streams go to the socket as they are; the loop waits for the socket to
- * drain before it pulls more. A client that disconnects aborts the query.
+ * Memory stays constant: one query per day (export_windows.ts), the engine renders the
+ * CSV records (csv_sql.ts) and the chunks it streams go to the socket as they are; the
+ * loop waits for the socket to drain before it pulls more. A client that disconnects
+ * aborts the query.
  */
 
 /** `20240501T120000Z`: sortable and safe in file names on every OS. */
@@ -28,20 +30,21 @@ async function exportCsv(deps: RouteDeps, ctx: RequestContext): Promise<void> {
   const org = orgParam(ctx);
   const now = deps.now();
   const filters = parseExportQuery(ctx.url.searchParams, now);
-  const where = buildWhere(org, filters, undefined, new QueryParams());
-  const sql = `SELECT ${CSV_RECORD_SQL}
-FROM ${deps.store.database}.network_logs
-WHERE ${where.sql}
-ORDER BY started_at DESC, session_id DESC`;
   const started = performance.now();
   const outcome = { rows: 0, failed: false };
   try {
-    await streamCsv(
-      deps,
-      ctx,
-      { sql, where, filename: exportFilename(org, filters, now) },
-      outcome,
-    );
+    const windows = dayWindows(filters, await candidateDays(deps, ctx, org, filters));
+    const queries = windows.map((window) => {
+      const where = buildWhere(org, window, undefined, new QueryParams());
+      return {
+        sql: `SELECT ${CSV_RECORD_SQL}
+FROM ${deps.store.database}.network_logs
+WHERE ${where.sql}
+ORDER BY started_at DESC, session_id DESC`,
+        params: where.params,
+      };
+    });
+    await streamCsv(deps, ctx, { queries, filename: exportFilename(org, filters, now) }, outcome);
   } catch (err) {
     outcome.failed = !ctx.signal.aborted;
     throw err;
@@ -67,6 +70,29 @@ ORDER BY started_at DESC, session_id DESC`;
   }
 }
 
+/**
+ * UTC days (ms) holding rows that may match: the filters over every stored version
+ * (no FINAL), a superset of the days of the matching sessions, since a session's
+ * versions share its `started_at` and its latest version is one of them. Reads little:
+ * the primary key narrows it to the org's rows in the time range.
+ */
+async function candidateDays(
+  deps: RouteDeps,
+  ctx: RequestContext,
+  org: string,
+  filters: NetworkLogFilters,
+): Promise<number[]> {
+  const where = buildWhere(org, filters, undefined, new QueryParams());
+  const rows = await deps.store.query<{ day: number | string }>(
+    `SELECT DISTINCT toUnixTimestamp(toStartOfDay(started_at)) AS day
+FROM ${deps.store.database}.sessions
+WHERE ${where.sql}`,
+    where.params,
+    { readonly: true, signal: ctx.signal },
+  );
+  return rows.map((row) => Number(row.day) * 1000);
+}
+
 function exportFilename(org: string, filters: { fromMs: number; toMs?: number }, now: number) {
   return `connlog-${org}-${fileTime(filters.fromMs)}-${fileTime(filters.toMs ?? now)}.csv`;
 }
@@ -74,22 +100,26 @@ function exportFilename(org: string, filters: { fromMs: number; toMs?: number },
 async function streamCsv(
   deps: RouteDeps,
   ctx: RequestContext,
-  query: { sql: string; where: { params: Record<string, unknown> }; filename: string },
+  plan: { queries: { sql: string; params: Record<string, unknown> }[]; filename: string },
   outcome: { rows: number },
 ): Promise<void> {
-  const stream = deps.store.queryStream(query.sql, query.where.params, CSV_RECORD_FORMAT, {
-    readonly: true,
-    signal: ctx.signal,
-  });
-  const chunks = stream[Symbol.asyncIterator]();
   const counter = new CsvRecordCounter();
+  const open = (query: { sql: string; params: Record<string, unknown> }) => {
+    const stream = deps.store.queryStream(query.sql, query.params, CSV_RECORD_FORMAT, {
+      readonly: true,
+      signal: ctx.signal,
+    });
+    return stream[Symbol.asyncIterator]();
+  };
+  const [firstQuery, ...rest] = plan.queries;
+  let chunks = firstQuery === undefined ? undefined : open(firstQuery);
   try {
     // Pull the first chunk before the headers go out, so a failing query still gets
     // a proper error status instead of a truncated 200.
-    const first = await chunks.next();
+    const first = await chunks?.next();
     ctx.res.writeHead(200, {
       'content-type': 'text/csv; charset=utf-8; header=present',
-      'content-disposition': `attachment; filename="${query.filename}"`,
+      'content-disposition': `attachment; filename="${plan.filename}"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
@@ -99,17 +129,23 @@ async function streamCsv(
       await writeChunk(ctx.res, chunk, ctx.signal);
     };
     await writeChunk(ctx.res, csvLine(ITEM_FIELDS), ctx.signal);
-    if (!first.done) await send(first.value);
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
-      if (ctx.signal.aborted) break;
-      await send(next.value);
+    if (first !== undefined && !first.done) await send(first.value);
+    for (;;) {
+      for (let next = await chunks?.next(); next?.done === false; next = await chunks?.next()) {
+        if (ctx.signal.aborted) break;
+        await send(next.value);
+      }
+      await chunks?.return?.(undefined);
+      const query = rest.shift();
+      if (query === undefined || ctx.signal.aborted) break;
+      chunks = open(query);
     }
     if (!ctx.signal.aborted) ctx.res.end();
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
   } finally {
     // Releases the store's stream if the loop ended early.
-    await chunks.return?.(undefined);
+    await chunks?.return?.(undefined);
   }
 }
 
