@@ -27,6 +27,14 @@ interface Row {
   ended_at: string | null;
 }
 
+/**
+ * Rows of the session a client opened at or after `since` from `port`: ephemeral ports are
+ * reused across the hundreds of sessions in this file, so the port alone is ambiguous.
+ */
+function sessionOf(port: number, since: number): string {
+  return `AND source_port = ${port} AND toUnixTimestamp64Milli(started_at) >= ${since}`;
+}
+
 const DOWNLOAD_BYTES = 3 * 1024 * 1024 + 17;
 const UPLOAD_BYTES = 2 * 1024 * 1024 + 5;
 
@@ -135,6 +143,7 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
 
   it('shows a long session as ongoing with growing counters, then completed', async () => {
     const { connect } = await import('node:net');
+    const since = Date.now() - 5;
     const socket = connect({ host: '127.0.0.1', port: ports.echo ?? 0 });
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     let echoed = 0;
@@ -142,7 +151,7 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
       echoed += chunk.length;
     });
     const localPort = socket.localPort ?? 0;
-    const where = `AND source_port = ${localPort}`;
+    const where = sessionOf(localPort, since);
     socket.write(Buffer.alloc(1000, 1));
     const first = await waitFor(
       async () => {
@@ -235,8 +244,9 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
       await nc.close();
     }
     // Ingestion continues: a new real session after the bad batches is stored.
+    const since = Date.now() - 5;
     const result = await exchange(ports.echo ?? 0, Buffer.from('after the bad batch'));
-    await rowsFor('echo', 1, `AND source_port = ${result.localPort} AND status = 'completed'`);
+    await rowsFor('echo', 1, `${sessionOf(result.localPort, since)} AND status = 'completed'`);
     const rows = await collector.sql<{ n: string }>(
       "SELECT count() AS n FROM connlog.sessions WHERE org_id = 'evil' OR agent_id = 'intruder' FORMAT JSONEachRow",
     );
@@ -256,12 +266,14 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
     );
     expect(after[0]?.n).toBe(before[0]?.n);
     // And it still ingests after the restart.
+    const since = Date.now() - 5;
     const result = await exchange(ports.echo ?? 0, Buffer.from('after restart'));
-    await rowsFor('echo', 1, `AND source_port = ${result.localPort} AND status = 'completed'`);
+    await rowsFor('echo', 1, `${sessionOf(result.localPort, since)} AND status = 'completed'`);
   });
 
   it('ends open sessions with agent_shutdown on SIGTERM and exits 0', async () => {
     const { connect } = await import('node:net');
+    const since = Date.now() - 5;
     const socket = connect({ host: '127.0.0.1', port: ports.echo ?? 0 });
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('connect', resolve));
@@ -271,7 +283,7 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
       async () =>
         (
           await collector.sql(
-            `SELECT 1 FROM connlog.network_logs WHERE source_port = ${localPort} FORMAT JSONEachRow`,
+            `SELECT 1 FROM connlog.network_logs WHERE resource_id = 'echo' ${sessionOf(localPort, since)} FORMAT JSONEachRow`,
           )
         ).length === 1,
       30_000,
@@ -282,7 +294,7 @@ describe('TCP pipeline: agent → NATS JetStream → collector → embedded Clic
     const [row] = await rowsFor(
       'echo',
       1,
-      `AND source_port = ${localPort} AND status = 'completed'`,
+      `${sessionOf(localPort, since)} AND status = 'completed'`,
     );
     expect(row?.close_reason).toBe('agent_shutdown');
     expect(Number(row?.bytes_tx)).toBe('still here'.length);
