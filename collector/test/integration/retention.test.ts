@@ -189,7 +189,10 @@ describe('TTL enforcement on the embedded engine', () => {
         sessionRow({ org_id: 'ttl-e', started_at: now - 3 * DAY, retention_days: 30 }),
       ),
     ]);
-    expect(await count('ttl-e')).toBeGreaterThan(3);
+    // Usually all 33 rows are still there; ClickHouse's own TTL merges may already have
+    // removed some (rarely all) of the expired ones, which is fine: the pass must leave
+    // exactly the 3 live rows either way.
+    expect(await count('ttl-e')).toBeGreaterThanOrEqual(3);
     await enforcer.runOnce();
     expect(await count('ttl-e')).toBe(3);
     expect(await stamps('ttl-e')).toEqual([30]);
