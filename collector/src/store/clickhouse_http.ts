@@ -196,18 +196,33 @@ export function createHttpStore(options: HttpStoreOptions): Store {
       queryOptions?: QueryOptions,
     ): Promise<T[]> {
       const ch = await connect();
+      const signal = queryOptions?.signal;
+      let close: (() => void) | undefined;
+      // As for streams: once the response has started, only closing it stops the read.
+      const onAbort = (): void => close?.();
+      signal?.addEventListener('abort', onAbort, { once: true });
       try {
+        signal?.throwIfAborted();
         // The client strips trailing semicolons and appends `FORMAT JSONEachRow` itself.
         const result = await ch.query({
           query: sql,
           format: 'JSONEachRow',
           ...(params ? { query_params: params } : {}),
           clickhouse_settings: settingsFor(queryOptions),
-          ...(queryOptions?.signal ? { abort_signal: queryOptions.signal } : {}),
+          ...(signal ? { abort_signal: signal } : {}),
         });
+        close = () => {
+          result.close();
+        };
+        if (signal?.aborted === true) close();
         return await result.json<T>();
       } catch (err) {
-        throw translateEngineError(err, 'query failed');
+        throw translateEngineError(
+          signal?.aborted === true ? abortedError(signal, err) : err,
+          'query failed',
+        );
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
     },
 

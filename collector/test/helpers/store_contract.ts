@@ -298,6 +298,24 @@ export function describeStoreContract(name: string, engine: StoreEngine): void {
       expect(await store.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
     });
 
+    it('cancels a query whose result is on its way when its signal aborts', async () => {
+      const controller = new AbortController();
+      // Big enough that the result is still arriving when the abort comes, small
+      // enough that an engine finishing it in the background costs little.
+      const pending = store.query(
+        'SELECT number FROM numbers(3000000)',
+        {},
+        {
+          signal: controller.signal,
+        },
+      );
+      setTimeout(() => {
+        controller.abort();
+      }, 20);
+      expect(await codeOf(pending)).toBe('STORE_ABORTED');
+      expect(await store.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    });
+
     it('fails a stream that breaks after its first rows, never ends it short', async () => {
       let bytes = 0;
       const code = await codeOf(
