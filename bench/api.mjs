@@ -22,7 +22,9 @@ import {
   workDir,
 } from './lib.mjs';
 
-const opt = options({ rows: [50_000_000, 200_000], queries: [60, 10], days: [30, 30] });
+// 28 days: inside the collector's default retention (30 days, stamped on the rows too), so
+// no retention pass rewrites the table while it is measured.
+const opt = options({ rows: [50_000_000, 200_000], queries: [60, 10], days: [28, 28] });
 requireTools('nats-server');
 const MiB = 1024 * 1024;
 const dir = workDir('api');
@@ -57,7 +59,7 @@ try {
     if (response.status !== 200) throw new Error(`list failed: ${JSON.stringify(body)}`);
     return { ms, items: body.items.length };
   };
-  const cold = await listQuery(0);
+  const coldList = await listQuery(0);
   const times = [];
   let items = 0;
   for (let i = 1; i <= opt.queries; i += 1) {
@@ -68,41 +70,60 @@ try {
   const p50 = percentile(times, 50);
   const p95 = percentile(times, 95);
 
-  // CSV export of one org, everything.
-  const rssBefore = procStatus(collector.pid, 'VmRSS');
-  const hwmBefore = procStatus(collector.pid, 'VmHWM');
-  let rssPeak = rssBefore;
-  const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, procStatus(collector.pid, 'VmRSS'));
-  }, 50);
-  const t0 = performance.now();
-  const response = await fetch(
-    `${base}/export?from=${iso(load.from - 1000)}&to=${iso(load.to + 1000)}`,
-    {
-      headers,
-    },
-  );
-  if (response.status !== 200) throw new Error(`export failed: ${await response.text()}`);
-  let lines = 0;
-  let bytes = 0;
-  for await (const chunk of response.body) {
-    bytes += chunk.length;
-    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines += 1;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  clearInterval(sampler);
-  const hwmAfter = procStatus(collector.pid, 'VmHWM');
-  const exported = lines - 1; // header line
-  const rowsPerSecond = exported / seconds;
-  const growth = rssPeak - rssBefore;
-
+  // CSV export of one org, everything; twice: the first runs on a collector that has
+  // not exported before (the engine's allocator and caches grow once), the second on a
+  // warm one, as a long-running collector is.
+  const exportOnce = async () => {
+    const rssBefore = procStatus(collector.pid, 'VmRSS');
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, procStatus(collector.pid, 'VmRSS'));
+    }, 50);
+    const t0 = performance.now();
+    const response = await fetch(
+      `${base}/export?from=${iso(load.from - 1000)}&to=${iso(load.to + 1000)}`,
+      { headers },
+    );
+    if (response.status !== 200) throw new Error(`export failed: ${await response.text()}`);
+    let lines = 0;
+    let bytes = 0;
+    for await (const chunk of response.body) {
+      bytes += chunk.length;
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines += 1;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    // The header line; no exported field holds a line break here.
+    const rows = lines - 1;
+    return {
+      rows,
+      bytes,
+      seconds,
+      rowsPerSecond: rows / seconds,
+      rssBefore,
+      rssPeak,
+      growth: rssPeak - rssBefore,
+    };
+  };
+  const cold = await exportOnce();
+  const warm = await exportOnce();
+  const exported = cold.rows;
+  const rowsPerSecond = Math.min(cold.rowsPerSecond, warm.rowsPerSecond);
+  const growth = Math.max(cold.growth, warm.growth);
+  const expected = Math.ceil(opt.rows / 5);
   const details = [
     `${opt.rows} sessions over ${opt.days} days (5 orgs, 500 users), generated in ${fmt(load.seconds, 0)} s, ` +
-      `${fmt(load.bytesOnDisk / opt.rows, 1)} B/row on disk (random UUIDv4 ids; no merges needed: one version per session).`,
+      `${fmt(load.bytesOnDisk / opt.rows, 1)} B/row on disk (random UUIDv4 ids; one version per session).`,
     `List: GET /api/v1/orgs/acme/network-logs?from=…&to=… (24 h)&user=… (default limit 100), ${opt.queries} queries one after another ` +
-      `(first, cold: ${fmt(cold.ms, 0)} ms, not counted): p50 ${fmt(p50, 0)} ms, p95 ${fmt(p95, 0)} ms, max ${fmt(Math.max(...times), 0)} ms; ${fmt(items / opt.queries, 0)} items per page on average.`,
-    `Export: GET …/network-logs/export over the whole range: ${exported} rows, ${fmt(bytes / MiB, 0)} MiB of CSV in ${fmt(seconds, 1)} s. ` +
-      `Collector RSS ${fmt(rssBefore / MiB, 0)} MiB before, peak ${fmt(rssPeak / MiB, 0)} MiB during (VmHWM ${fmt(hwmBefore / MiB, 0)} → ${fmt(hwmAfter / MiB, 0)} MiB).`,
+      `(the first, cold: ${fmt(coldList.ms, 0)} ms, not counted): p50 ${fmt(p50, 0)} ms, p95 ${fmt(p95, 0)} ms, max ${fmt(Math.max(...times), 0)} ms; ${fmt(items / opt.queries, 0)} items per page on average.`,
+    ...[
+      ['first', cold],
+      ['second', warm],
+    ].map(
+      ([which, r]) =>
+        `Export (${which}): GET …/network-logs/export over the whole range: ${r.rows} rows (the org holds ${expected}), ${fmt(r.bytes / MiB, 0)} MiB of CSV in ${fmt(r.seconds, 1)} s = ${fmt(r.rowsPerSecond, 0)} rows/s; ` +
+        `collector RSS ${fmt(r.rssBefore / MiB, 0)} MiB before, peak ${fmt(r.rssPeak / MiB, 0)} MiB during (+${fmt(r.growth / MiB, 0)} MiB).`,
+    ),
   ].join('\n');
   record('api', {
     command: `node bench/api.mjs --rows ${opt.rows} --queries ${opt.queries}`,
@@ -117,7 +138,7 @@ try {
       {
         target: `CSV export of ${exported} rows`,
         reference: '—',
-        measured: `${fmt(rowsPerSecond, 0)} rows/s, peak RSS growth ${fmt(growth / MiB, 0)} MiB`,
+        measured: `${fmt(cold.rowsPerSecond, 0)} / ${fmt(warm.rowsPerSecond, 0)} rows/s, peak RSS growth +${fmt(cold.growth / MiB, 0)} / +${fmt(warm.growth / MiB, 0)} MiB (first / second export)`,
         goal: '≥ 300,000 rows/s, ≤ 100 MB',
         met: verdict(rowsPerSecond >= 300_000 && growth <= 100e6),
       },

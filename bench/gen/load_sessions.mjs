@@ -54,7 +54,7 @@ for (let offset = 0; offset < rows; offset += chunk) {
     0 AS packets_rx,
     ['client_closed', 'client_closed', 'client_closed', 'target_closed', 'idle_timeout', 'reset', 'dial_failed'][bitShiftRight(h, 52) % 7 + 1] AS close_reason,
     if(close_reason = 'dial_failed', 'connect ECONNREFUSED', '') AS error,
-    90 AS retention_days,
+    30 AS retention_days,
     2 AS version
   FROM (SELECT number + ${offset} AS n, cityHash64(number + ${offset}) AS h FROM numbers(${count}))`);
 }
