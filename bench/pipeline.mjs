@@ -33,7 +33,11 @@ import {
 
 const opt = options({
   rounds: [3, 1],
-  seconds: [10, 1],
+  // The sustained run publishes `total` events as fast as JetStream acks (at most
+  // `seconds` s), then waits until the collector has inserted them all.
+  total: [2_000_000, 20_000],
+  seconds: [60, 5],
+  'ceiling-seconds': [10, 1],
   'latency-seconds': [20, 2],
   'latency-rate': [20_000, 5000],
   agents: [4, 2],
@@ -41,7 +45,7 @@ const opt = options({
   poll: [50, 50],
   // Publish rate of the sustained run; 0 = as fast as JetStream acks (quick mode caps it
   // so the smoke run stays short).
-  rate: [0, 20_000],
+  rate: [0, 0],
 });
 requireTools('nats-server');
 
@@ -86,7 +90,14 @@ try {
       async () => {
         const before = await inserted();
         const t0 = performance.now();
-        const r = await publish(['--seconds', String(opt.seconds), '--rate', String(opt.rate)]);
+        const r = await publish([
+          '--seconds',
+          String(opt.seconds),
+          '--rate',
+          String(opt.rate),
+          '--max-events',
+          String(opt.total),
+        ]);
         expected += r.events;
         publishRates.push(r.events / r.seconds);
         await waitUntil(
@@ -101,7 +112,7 @@ try {
           '--dir',
           join(dir.path, `ceiling-${round}`),
           '--seconds',
-          String(opt.seconds),
+          String(opt['ceiling-seconds']),
           '--events',
           String(opt.events),
         ]);
@@ -163,14 +174,14 @@ try {
     `| JetStream publish rate of the simulated agents, events/s | ${summary(publishRates, 0)} |`,
     `| embedded engine alone (store.insertSessions, ${20000}-row INSERTs), rows/s | ${summary(ceiling, 0)} |`,
     '',
-    `${opt.agents} simulated agents, ${opt.events} events per batch (START/END pairs), ${opt.seconds} s of publishing per round. ` +
+    `${opt.agents} simulated agents, ${opt.events} events per batch (START/END pairs), ${opt.total} events per round. ` +
       `Loss check: ${expected} events published, ${rowsInserted} rows inserted, ${counts.sessions} distinct sessions, ` +
       `${ended.n} completed in network_logs (expected ${expected / 2}) — ${lossFree ? 'no loss' : 'LOSS OR DUPLICATES'}.`,
     `Latency run: ${fmt(achieved, 0)} events/s for ${fmt(lat.seconds, 1)} s, ${latencies.length} of ${lat.markers} markers seen, ` +
       `polled every ${opt.poll} ms (adds up to ${opt.poll} ms): p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...latencies)} ms.`,
   ].join('\n');
   record('pipeline', {
-    command: `node bench/pipeline.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --latency-seconds ${opt['latency-seconds']} --latency-rate ${opt['latency-rate']} --agents ${opt.agents}`,
+    command: `node bench/pipeline.mjs --rounds ${opt.rounds} --total ${opt.total} --latency-seconds ${opt['latency-seconds']} --latency-rate ${opt['latency-rate']} --agents ${opt.agents}`,
     rows: [
       {
         target: 'pipeline: sustained session events/s, zero loss',

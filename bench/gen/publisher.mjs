@@ -4,7 +4,7 @@
 // on the spot with a marker event (resource_id "marker", bytes_tx = send time, on an
 // END so that merges keep it), for the latency benchmark. Prints one JSON line: { events, batches, seconds, errors, markers, ... }.
 //   node publisher.mjs --nats URL [--agents 4] [--events 1000] [--rate 0] [--seconds 10]
-//       [--window 64] [--org bench] [--markers] [--first-batch 1]
+//       [--window 64] [--org bench] [--markers] [--first-batch 1] [--max-events 0 (no cap)]
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { batchMsgId, encodeBatch, sessionsSubject } from '@connlog/proto';
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     markers: { type: 'boolean', default: false },
     'marker-every': { type: 'string', default: '100' },
     'first-batch': { type: 'string', default: '1' },
+    'max-events': { type: 'string', default: '0' },
   },
 });
 const agents = Number(values.agents);
@@ -63,7 +64,9 @@ function publish(agent, data, seq) {
     });
 }
 
-while (performance.now() < deadline) {
+const maxBatches =
+  Number(values['max-events']) > 0 ? Math.ceil(Number(values['max-events']) / events) : Infinity;
+while (performance.now() < deadline && batches < maxBatches) {
   if (inFlight >= window) {
     await new Promise((resolve) => (wake = resolve));
     continue;
