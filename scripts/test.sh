@@ -27,7 +27,8 @@ fi
 
 # One closing line over every vitest run above ("Tests  12 passed (12)", "Tests  1 failed | 11 passed").
 counts=$(sed -e 's/\x1b\[[0-9;]*m//g' "$LOG" | grep -E '^.*Tests +[0-9]' || true)
-passed=$(printf '%s\n' "$counts" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-failed=$(printf '%s\n' "$counts" | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+sum() { printf '%s\n' "$counts" | { grep -oE "[0-9]+ $1" || true; } | awk '{s+=$1} END {print s+0}'; }
+passed=$(sum passed)
+failed=$(sum failed)
 log "all checks passed"
 echo "${passed} passed, ${failed} failed"
