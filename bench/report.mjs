@@ -21,6 +21,22 @@ const ORDER = [
   'api',
 ];
 
+/**
+ * Notes column: what bounds or changed a figure (details in the hand-written sections
+ * of docs/benchmarks.md). Keyed by benchmark name; a row's own `notes` wins.
+ */
+const NOTES = {
+  tcp_throughput:
+    'bound by Node.js (bare pipe proxy 0.5–0.7 × HAProxy); agent GC from read buffers, see proposals',
+  tcp_churn: 'bare Node proxy 0.45–0.84 × HAProxy; agent ~2× its CPU per session',
+  tcp_latency: 'bare Node proxy adds about as much',
+  tcp_memory: 'bare Node proxy: ~10.5 KiB/session, 43.5 MiB idle',
+  pipeline:
+    'inserts as JSONCompactEachRow (engine ceiling ~2× JSONEachRow); engine alone < 200k/s here',
+  storage: 'session_id is most of it',
+  api: 'export rendered by the engine, one query per day (was ~20k rows/s, +2.1 GiB)',
+};
+
 const dir = process.argv[2];
 const quick = process.argv.includes('--quick');
 if (!dir) throw new Error('usage: node bench/report.mjs <results dir>');
@@ -62,8 +78,8 @@ const lines = [
     `${version('socat', ['-V']) === 'not installed' ? 'socat not installed' : execSafe('socat -V | grep "socat version"')}; nats-server ${version('nats-server', ['--version'])}. ` +
     `Load average (1/5/15 min) at the start: ${run.loadStart ?? '?'}, at the end: ${run.loadEnd ?? '?'} — the machine is shared (other builds and tests run on it), which is why every comparison is measured side by side, alternated, and reported as a median with its range.`,
   '',
-  '| target | reference | measured | goal | verdict | command | date |',
-  '| --- | --- | --- | --- | --- | --- | --- |',
+  '| target | reference | measured | goal | verdict | command | date | notes |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 function execSafe(sh) {
   try {
@@ -75,7 +91,7 @@ function execSafe(sh) {
 for (const result of results) {
   for (const row of result.rows) {
     lines.push(
-      `| ${cell(row.target)} | ${cell(row.reference)} | ${cell(row.measured)} | ${cell(row.goal)} | ${cell(row.met)} | \`${cell(result.command)}\` | ${day(result.date)} |`,
+      `| ${cell(row.target)} | ${cell(row.reference)} | ${cell(row.measured)} | ${cell(row.goal)} | ${cell(row.met)} | \`${cell(result.command)}\` | ${day(result.date)} | ${cell(row.notes ?? NOTES[result.name] ?? '')} |`,
     );
   }
 }

@@ -73,6 +73,8 @@ node -e 'const [f, c, s, e, ...x] = process.argv.slice(1); require("fs").writeFi
   "$results/_run.json" "$command" "$load_start" "$load_end" "${failed[@]:-}"
 if [ "$doc" = 1 ]; then
   node bench/report.mjs "$results" $([ "$quick" = 1 ] && echo --quick)
+  # The repo's formatting check covers docs too.
+  pnpm exec prettier --write docs/benchmarks.md >/dev/null
 fi
 log "results in $results"
 if [ ${#failed[@]} -gt 0 ]; then die "benchmarks failed: ${failed[*]}"; fi
