@@ -38,6 +38,8 @@ record('storage', {
   details: [
     `${line(`${opt.sessions} sessions`)}; ${line('unmerged:')}; ${line('merged:')}.`,
     '',
-    `Per column after merges (B/row): ${columns.join(', ')}.`,
+    columns.some((c) => !c.endsWith(' 0'))
+      ? `Per column after merges (B/row): ${columns.join(', ')}.`
+      : 'Per column sizes: too small a sample to show.',
   ].join('\n'),
 });
