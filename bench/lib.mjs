@@ -48,9 +48,19 @@ export function requireTools(...tools) {
   }
 }
 
+/** Work dirs still to remove; an interrupted benchmark removes them on exit too. */
+const dirs = new Set();
+
 export function workDir(name) {
   const path = mkdtempSync(join(tmpdir(), `connlog-bench-${name}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  dirs.add(path);
+  return {
+    path,
+    remove: () => {
+      dirs.delete(path);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function freePort() {
@@ -113,6 +123,7 @@ export function daemon(command, args, opts = {}) {
 const live = new Set();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
+  for (const path of dirs) rmSync(path, { recursive: true, force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => process.exit(130));
