@@ -464,3 +464,29 @@ export function record(name, { command, rows, details = '' }) {
 export function verdict(ok) {
   return ok === undefined ? 'report' : ok ? 'met' : 'missed';
 }
+
+/**
+ * The TCP benchmarks' common setup: an echo server process, nats-server with the
+ * sessions stream, and a connlog agent proxying one `echo` resource to it. Every process
+ * is pushed onto `procs` (the caller stops them in `finally`).
+ */
+export async function echoBehindAgent(dir, procs, { files, nodeArgs } = {}) {
+  const echo = await echoServer(files);
+  procs.push(echo);
+  const nats = await startNats(dir);
+  procs.push(nats);
+  await ensureStream(nats.url);
+  const agentPort = await freePort();
+  const resource = {
+    id: 'echo',
+    protocol: 'tcp',
+    listen: `127.0.0.1:${agentPort}`,
+    target: `127.0.0.1:${echo.port}`,
+  };
+  const opts = {};
+  if (files !== undefined) opts.files = files;
+  if (nodeArgs !== undefined) opts.nodeArgs = nodeArgs;
+  const agent = await connlogAgent(dir, nats.url, [resource], {}, opts);
+  procs.push(agent);
+  return { echo, nats, agent, agentPort };
+}

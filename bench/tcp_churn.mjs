@@ -5,11 +5,9 @@
 // have been published (agent metrics and the stream's event count).
 //   node bench/tcp_churn.mjs [--rounds 3] [--seconds 5] [--concurrency 64] [--quick]
 import {
+  echoBehindAgent,
   alternate,
   bareProxy,
-  connlogAgent,
-  echoServer,
-  ensureStream,
   fmt,
   freePort,
   generator,
@@ -20,7 +18,6 @@ import {
   record,
   requireTools,
   socat,
-  startNats,
   summary,
   verdict,
   waitPort,
@@ -35,27 +32,9 @@ const FILES = 65_536;
 const dir = workDir('churn');
 const procs = [];
 try {
-  const echo = await echoServer(FILES);
-  procs.push(echo);
-  const nats = await startNats(dir.path);
-  procs.push(nats);
-  await ensureStream(nats.url);
-  const agentPort = await freePort();
-  const agent = await connlogAgent(
-    dir.path,
-    nats.url,
-    [
-      {
-        id: 'echo',
-        protocol: 'tcp',
-        listen: `127.0.0.1:${agentPort}`,
-        target: `127.0.0.1:${echo.port}`,
-      },
-    ],
-    {},
-    { files: FILES },
-  );
-  procs.push(agent);
+  const { echo, nats, agent, agentPort } = await echoBehindAgent(dir.path, procs, {
+    files: FILES,
+  });
   const haPort = await freePort();
   procs.push(haproxy(dir.path, haPort, echo.port, 8192));
   const socatPort = await freePort();

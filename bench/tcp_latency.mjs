@@ -4,11 +4,9 @@
 // the latency each proxy adds over direct, at p50 and p99.
 //   node bench/tcp_latency.mjs [--rounds 5] [--requests 5000] [--quick]
 import {
+  echoBehindAgent,
   alternate,
   bareProxy,
-  connlogAgent,
-  echoServer,
-  ensureStream,
   fmt,
   freePort,
   generator,
@@ -18,7 +16,6 @@ import {
   record,
   requireTools,
   socat,
-  startNats,
   verdict,
   waitPort,
   workDir,
@@ -29,22 +26,7 @@ requireTools('nats-server', 'haproxy', 'socat');
 const dir = workDir('latency');
 const procs = [];
 try {
-  const echo = await echoServer();
-  procs.push(echo);
-  const nats = await startNats(dir.path);
-  procs.push(nats);
-  await ensureStream(nats.url);
-  const agentPort = await freePort();
-  procs.push(
-    await connlogAgent(dir.path, nats.url, [
-      {
-        id: 'echo',
-        protocol: 'tcp',
-        listen: `127.0.0.1:${agentPort}`,
-        target: `127.0.0.1:${echo.port}`,
-      },
-    ]),
-  );
+  const { echo, agentPort } = await echoBehindAgent(dir.path, procs);
   const haPort = await freePort();
   procs.push(haproxy(dir.path, haPort, echo.port));
   const socatPort = await freePort();

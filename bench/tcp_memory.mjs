@@ -6,11 +6,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  echoBehindAgent,
   GEN,
   bareProxy,
-  connlogAgent,
-  echoServer,
-  ensureStream,
   fmt,
   freePort,
   haproxy,
@@ -20,7 +18,6 @@ import {
   record,
   requireTools,
   sleep,
-  startNats,
   verdict,
   waitPort,
   waitUntil,
@@ -80,27 +77,10 @@ async function hold(port, count) {
 const dir = workDir('memory');
 const procs = [];
 try {
-  const echo = await echoServer(FILES);
-  procs.push(echo);
-  const nats = await startNats(dir.path);
-  procs.push(nats);
-  await ensureStream(nats.url);
-  const agentPort = await freePort();
-  const agent = await connlogAgent(
-    dir.path,
-    nats.url,
-    [
-      {
-        id: 'echo',
-        protocol: 'tcp',
-        listen: `127.0.0.1:${agentPort}`,
-        target: `127.0.0.1:${echo.port}`,
-      },
-    ],
-    {},
-    { files: FILES, nodeArgs },
-  );
-  procs.push(agent);
+  const { echo, agent, agentPort } = await echoBehindAgent(dir.path, procs, {
+    files: FILES,
+    nodeArgs,
+  });
   await waitPort(agentPort);
   // Let startup garbage settle before the idle figure.
   await sleep(opt.quick ? 500 : 3000);
