@@ -25,8 +25,9 @@ import { translateEngineError } from './engine_error.js';
 import { runMigrations } from './migrate.js';
 import { assertIdentifier } from './schema.js';
 import { Mutex } from './mutex.js';
-import { SESSION_INSERT_COLUMNS, toJsonEachRow, toSessionsCompact } from './rows.js';
-import { SESSIONS_ROW_BINARY_STRUCTURE, toSessionsRowBinary } from './row_binary.js';
+import { CompactTextPayload, RowBinaryPayload, foreignPayload } from './payload.js';
+import { SESSION_INSERT_COLUMNS, toJsonEachRow } from './rows.js';
+import { SESSIONS_ROW_BINARY_STRUCTURE } from './row_binary.js';
 import { assertFormat, parseJsonEachRow, sqlString, withFormat } from './sql.js';
 import { openInsertStaging, usableStagingDir, type InsertStaging } from './staging.js';
 import type {
@@ -34,6 +35,7 @@ import type {
   GapRow,
   InsertOptions,
   QueryOptions,
+  SessionPayload,
   SessionRow,
   Store,
 } from './store.js';
@@ -99,7 +101,9 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
   // bound queries; this gate keeps the two from overlapping.
   const paramGate = new Mutex('parameter binding');
   const stagingDir = options.stagingDir ?? join(options.dataDir, 'clickhouse-staging');
-  const binary = (options.sessionInsertFormat ?? 'rowbinary') === 'rowbinary';
+  // Decided here, not at open: payloads are made (and encoded) before the first insert.
+  const binary =
+    (options.sessionInsertFormat ?? 'rowbinary') === 'rowbinary' && usableStagingDir(stagingDir);
   let staging: InsertStaging | undefined;
   let opening: Promise<Connections> | undefined;
   let closed = false;
@@ -136,7 +140,7 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
           roStream: connect([...READONLY_ARGS, ...STREAM_ARGS]),
         };
         for (const session of sessions) await session.queryAsync(`USE ${database}`);
-        if (binary && usableStagingDir(stagingDir)) staging = openInsertStaging(stagingDir);
+        if (binary) staging = openInsertStaging(stagingDir);
         log.info(
           {
             path,
@@ -204,19 +208,19 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
    * parsing JSON text (~4x faster to parse, docs/benchmarks.md). The INSERT names its
    * columns like the text path, so DEFAULTs and ALIASes behave the same.
    */
-  const insertSessionsBinary = async (
-    conns: Connections,
-    files: InsertStaging,
-    rows: readonly SessionRow[],
+  const insertRowBinary = async (
+    payload: RowBinaryPayload,
     insertOptions: InsertOptions | undefined,
   ): Promise<void> => {
-    const payload = toSessionsRowBinary(rows);
+    if (payload.rowCount === 0) return;
+    const conns = await open();
+    if (staging === undefined) throw new CollectorError('STORE_INSERT', 'no staging directory');
     const settings =
       insertOptions?.dedupToken === undefined
         ? ''
         : ` SETTINGS insert_deduplication_token = ${sqlString(insertOptions.dedupToken)}`;
     try {
-      await files.withFile(payload, (file) =>
+      await staging.withFile(payload.chunks, (file) =>
         conns.rw.queryAsync(
           `INSERT INTO ${database}.sessions (${SESSION_INSERT_COLUMNS.join(', ')})${settings} ` +
             `SELECT * FROM file(${sqlString(file)}, 'RowBinary', ${sqlString(SESSIONS_ROW_BINARY_STRUCTURE)})`,
@@ -226,6 +230,18 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
       throw translateEngineError(err, 'insert into sessions', 'STORE_INSERT');
     }
   };
+
+  const insertCompactText = (
+    payload: CompactTextPayload,
+    insertOptions: InsertOptions | undefined,
+  ): Promise<void> =>
+    insert('sessions', payload.chunks.join(''), payload.rowCount, insertOptions, {
+      name: 'JSONCompactEachRow',
+      columns: [...SESSION_INSERT_COLUMNS],
+    });
+
+  const newSessionPayload = (): RowBinaryPayload | CompactTextPayload =>
+    binary ? new RowBinaryPayload() : new CompactTextPayload();
 
   const store: Store = {
     kind: 'embedded',
@@ -245,17 +261,22 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
       );
     },
 
-    async insertSessions(rows, insertOptions) {
-      if (rows.length === 0) return;
-      const conns = await open();
-      if (staging !== undefined) {
-        await insertSessionsBinary(conns, staging, rows, insertOptions);
-        return;
+    insertSessions(rows: readonly SessionRow[], insertOptions?: InsertOptions) {
+      const payload = newSessionPayload();
+      payload.append(rows);
+      return store.insertSessionPayload(payload, insertOptions);
+    },
+
+    newSessionPayload,
+
+    insertSessionPayload(payload: SessionPayload, insertOptions?: InsertOptions) {
+      if (binary && payload instanceof RowBinaryPayload) {
+        return insertRowBinary(payload, insertOptions);
       }
-      await insert('sessions', toSessionsCompact(rows), rows.length, insertOptions, {
-        name: 'JSONCompactEachRow',
-        columns: [...SESSION_INSERT_COLUMNS],
-      });
+      if (!binary && payload instanceof CompactTextPayload) {
+        return insertCompactText(payload, insertOptions);
+      }
+      return Promise.reject(foreignPayload('embedded'));
     },
 
     insertGaps(rows: readonly GapRow[], insertOptions?: InsertOptions) {

@@ -14,21 +14,24 @@
  *   into SQL as is, is not used: the store then inserts as text (see `usable`).
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-/** Characters `file()` reads as glob syntax, plus quote, backslash and controls. */
-const UNSAFE_PATH = /[*?{}[\]\\'\u0000-\u001f]/u;
+/** Characters `file()` reads as glob syntax, plus quote and backslash. */
+const UNSAFE_PATH = /[*?{}[\]\\']/u;
 
 export interface InsertStaging {
   readonly dir: string;
-  /** Write `bytes` to a fresh file, run `use(path)`, remove the file however it went. */
-  withFile<T>(bytes: Uint8Array, use: (path: string) => Promise<T>): Promise<T>;
+  /** Write `chunks` to a fresh file, run `use(path)`, remove the file however it went. */
+  withFile<T>(chunks: readonly Uint8Array[], use: (path: string) => Promise<T>): Promise<T>;
 }
 
 /** Whether `dir` can be named in `file('…')` without escaping or glob expansion. */
 export function usableStagingDir(dir: string): boolean {
-  return !UNSAFE_PATH.test(resolve(dir));
+  const path = resolve(dir);
+  // Control characters (a newline in a data dir name...) are refused too.
+  for (let i = 0; i < path.length; i += 1) if (path.charCodeAt(i) < 0x20) return false;
+  return !UNSAFE_PATH.test(path);
 }
 
 /**
@@ -45,11 +48,22 @@ export function openInsertStaging(dir: string): InsertStaging {
   let next = 0;
   return {
     dir: root,
-    async withFile(bytes, use) {
+    async withFile(chunks, use) {
       next += 1;
       const path = join(root, `sessions-${String(next)}.rowbinary`);
       try {
-        await writeFile(path, bytes, { mode: 0o600 });
+        const file = await open(path, 'wx', 0o600);
+        try {
+          const { bytesWritten } = await file.writev([...chunks]);
+          const expected = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+          if (bytesWritten !== expected) {
+            throw new Error(
+              `wrote ${String(bytesWritten)} of ${String(expected)} bytes to ${path}`,
+            );
+          }
+        } finally {
+          await file.close();
+        }
         return await use(path);
       } finally {
         await rm(path, { force: true });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PendingBatch, dedupToken } from '../../src/ingest/batch.js';
+import { PendingBatch, dedupToken, dedupTokenOfKeys } from '../../src/ingest/batch.js';
+import { RowsPayload } from '../../src/store/payload.js';
 import { RowsStored } from '../../src/ingest/rows_stored.js';
 import { sessionRow } from '../helpers/rows.js';
 
@@ -16,14 +17,32 @@ describe('dedupToken', () => {
 
 describe('PendingBatch', () => {
   it('collects messages and rows and remembers when it started', () => {
-    const batch = new PendingBatch<string>();
+    const batch = new PendingBatch<string>(new RowsPayload());
     expect(batch.empty).toBe(true);
-    batch.add('m1', [sessionRow(), sessionRow()], 10);
+    const rows = [sessionRow(), sessionRow()];
+    batch.add('m1', rows, 10);
     batch.add('m2', [], 20);
     expect(batch.empty).toBe(false);
     expect(batch.messages).toEqual(['m1', 'm2']);
     expect(batch.rows).toHaveLength(2);
+    expect(batch.rowCount).toBe(2);
     expect(batch.firstAt).toBe(10);
+    expect(dedupTokenOfKeys(batch.keys)).toBe(dedupToken(rows));
+  });
+
+  it('encodes rows into its payload and keeps the objects only while asked to', () => {
+    const payload = new RowsPayload();
+    let keep = false;
+    const batch = new PendingBatch<string>(payload, () => keep);
+    const first = [sessionRow(), sessionRow()];
+    const second = [sessionRow()];
+    batch.add('m1', first, 10);
+    keep = true;
+    batch.add('m2', second, 20);
+    expect(payload.rows).toHaveLength(3);
+    expect(batch.rowCount).toBe(3);
+    expect(batch.rows).toEqual(second);
+    expect(dedupTokenOfKeys(batch.keys)).toBe(dedupToken([...first, ...second]));
   });
 });
 
