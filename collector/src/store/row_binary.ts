@@ -79,17 +79,33 @@ class ByteWriter {
   u16(value: number, column: string): void {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff) notEncodable(column, value);
     this.ensure(2);
-    this.buf.writeUInt16LE(value, this.offset);
-    this.offset += 2;
+    const buf = this.buf;
+    const at = this.offset;
+    buf[at] = value & 0xff;
+    buf[at + 1] = value >>> 8;
+    this.offset = at + 2;
   }
 
-  /** UInt64 and Int64 (DateTime64 ticks) of a non-negative safe integer. */
+  /**
+   * UInt64 and Int64 (DateTime64 ticks) of a non-negative safe integer. Bytes are set
+   * one by one: Buffer#writeUInt32LE's checks cost more than the write (profiled).
+   */
   u64(value: number, column: string): void {
     if (!Number.isSafeInteger(value) || value < 0) notEncodable(column, value);
     this.ensure(8);
-    this.buf.writeUInt32LE(value % TWO_POW_32, this.offset);
-    this.buf.writeUInt32LE(Math.floor(value / TWO_POW_32), this.offset + 4);
-    this.offset += 8;
+    const buf = this.buf;
+    const at = this.offset;
+    const low = value % TWO_POW_32;
+    const high = (value - low) / TWO_POW_32;
+    buf[at] = low & 0xff;
+    buf[at + 1] = (low >>> 8) & 0xff;
+    buf[at + 2] = (low >>> 16) & 0xff;
+    buf[at + 3] = low >>> 24;
+    buf[at + 4] = high & 0xff;
+    buf[at + 5] = (high >>> 8) & 0xff;
+    buf[at + 6] = (high >>> 16) & 0xff;
+    buf[at + 7] = high >>> 24;
+    this.offset = at + 8;
   }
 
   /** String: LEB128 byte length, then UTF-8. ASCII (nearly all values) is copied inline. */
