@@ -5,7 +5,8 @@
  */
 import { CollectorError } from '../errors.js';
 import { type StoredSessionRow, sessionRowsForInsert, toSessionsCompact } from './rows.js';
-import { toSessionsRowBinary } from './row_binary.js';
+import { EventRows } from './event_rows.js';
+import { toEventsRowBinary, toSessionsRowBinary } from './row_binary.js';
 import type { SessionPayload, SessionRow } from './store.js';
 
 /** RowBinary, one chunk per `append` (per NATS message on the ingest path). */
@@ -13,9 +14,11 @@ export class RowBinaryPayload implements SessionPayload {
   readonly chunks: Buffer[] = [];
   rowCount = 0;
 
-  append(rows: readonly SessionRow[]): void {
+  append(rows: readonly SessionRow[] | EventRows): void {
     if (rows.length === 0) return;
-    this.chunks.push(toSessionsRowBinary(rows));
+    this.chunks.push(
+      rows instanceof EventRows ? toEventsRowBinary(rows) : toSessionsRowBinary(rows),
+    );
     this.rowCount += rows.length;
   }
 }
@@ -25,9 +28,9 @@ export class CompactTextPayload implements SessionPayload {
   readonly chunks: string[] = [];
   rowCount = 0;
 
-  append(rows: readonly SessionRow[]): void {
+  append(rows: readonly SessionRow[] | EventRows): void {
     if (rows.length === 0) return;
-    this.chunks.push(toSessionsCompact(rows));
+    this.chunks.push(toSessionsCompact(rows instanceof EventRows ? rows.toRows() : rows));
     this.rowCount += rows.length;
   }
 }
@@ -40,8 +43,9 @@ export class RowsPayload implements SessionPayload {
     return this.rows.length;
   }
 
-  append(rows: readonly SessionRow[]): void {
-    for (const row of sessionRowsForInsert(rows)) this.rows.push(row);
+  append(rows: readonly SessionRow[] | EventRows): void {
+    const objects = rows instanceof EventRows ? rows.toRows() : rows;
+    for (const row of sessionRowsForInsert(objects)) this.rows.push(row);
   }
 }
 
