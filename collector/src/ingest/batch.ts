@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { EventRows } from '../store/event_rows.js';
 import type { GapRow, SessionPayload, SessionRow } from '../store/store.js';
 
 /**
@@ -28,23 +27,12 @@ export class PendingBatch<M> {
     private readonly keepRows: () => boolean = () => true,
   ) {}
 
-  add(
-    message: M,
-    rows: readonly SessionRow[] | EventRows,
-    now: number,
-    gaps: readonly GapRow[] = [],
-  ): void {
+  add(message: M, rows: readonly SessionRow[], now: number, gaps: readonly GapRow[] = []): void {
     this.firstAt ??= now;
     this.messages.push(message);
     this.payload.append(rows);
-    if (rows instanceof EventRows) {
-      // The same keys as dedupKey() of the rows: session_id is stored lowercased.
-      for (const e of rows.events) this.keys.push(`${e.sessionId.toLowerCase()}:${String(e.seq)}`);
-      if (this.keepRows()) for (const row of rows.toRows()) this.rows.push(row);
-    } else {
-      for (const row of rows) this.keys.push(dedupKey(row));
-      if (this.keepRows()) for (const row of rows) this.rows.push(row);
-    }
+    for (const row of rows) this.keys.push(dedupKey(row));
+    if (this.keepRows()) for (const row of rows) this.rows.push(row);
     for (const gap of gaps) this.gaps.push(gap);
   }
 

@@ -132,20 +132,20 @@ export class SessionConsumer {
       await this.reject(msg, result.reason, result.message);
       return;
     }
-    telemetry.batchReceived(result.events.length);
+    telemetry.batchReceived(result.rows.length);
     for (const gap of result.gaps) {
       telemetry.gapReported({ org: result.org, site: result.site, agentId: result.agentId }, gap);
     }
-    if (result.events.length === 0 && result.gapRows.length === 0) {
+    if (result.rows.length === 0 && result.gapRows.length === 0) {
       msg.ack();
       return;
     }
     if (result.retentionDays === 0) {
-      telemetry.eventsDropped('retention_zero', result.org, result.events.length);
+      telemetry.eventsDropped('retention_zero', result.org, result.rows.length);
       msg.ack();
       return;
     }
-    this.batch.add(msg, result.events, performance.now(), result.gapRows);
+    this.batch.add(msg, result.rows, performance.now(), result.gapRows);
     if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flush();
   }
 

@@ -9,11 +9,13 @@ import {
   MAX_ERROR_CHARS,
   Protocol,
   ProtoError,
+  bytesToIpv6Text,
+  closeReasonName,
   decodeBatch,
   parseSessionsSubject,
+  protocolName,
 } from '@connlog/proto';
 import type { RecordingGap, SessionEvent, SessionEventBatch } from '@connlog/proto';
-import { EventRows } from '../store/event_rows.js';
 import type { GapRow, SessionRow } from '../store/store.js';
 
 /** Why a batch was rejected; becomes the dead-letter subject token and a metric label. */
@@ -35,10 +37,8 @@ export type DecodeResult =
       batchSeq: number;
       /** The org's retention (0 = store nothing). */
       retentionDays: number;
-      /** Events of the batch, validated (one row each); what payloads encode from. */
-      events: EventRows;
-      /** The same rows as objects, built on first access (the ingest loop never asks). */
-      readonly rows: SessionRow[];
+      /** Events of the batch (one row each). */
+      rows: SessionRow[];
       gaps: RecordingGap[];
       /** Recording gaps the batch reports (one row each). */
       gapRows: GapRow[];
@@ -96,8 +96,12 @@ function checkText(value: string, max: number, field: string): void {
   check(value.length <= max, `${field} is ${value.length} characters (at most ${max})`);
 }
 
-/** Throws Invalid when the event cannot become a row; sessionRowOf maps it after this. */
-function checkEvent(event: SessionEvent, batch: SessionEventBatch, now: number): void {
+function toRow(
+  event: SessionEvent,
+  batch: SessionEventBatch,
+  retentionDays: number,
+  now: number,
+): SessionRow {
   check(UUID.test(event.sessionId), 'session_id is not a UUID');
   check(KINDS.has(event.kind), `kind ${event.kind} is unknown`);
   check(PROTOCOLS.has(event.protocol), `protocol ${event.protocol} is not TCP or UDP`);
@@ -119,9 +123,37 @@ function checkEvent(event: SessionEvent, batch: SessionEventBatch, now: number):
   checkCounter(event.bytesRx, 'bytes_rx');
   checkCounter(event.packetsTx, 'packets_tx');
   checkCounter(event.packetsRx, 'packets_rx');
-  if (event.kind === EventKind.END) {
-    checkTime(event.endedAtMs, 'ended_at_ms (required on END)', now);
-  }
+  const ended = event.kind === EventKind.END;
+  if (ended) checkTime(event.endedAtMs, 'ended_at_ms (required on END)', now);
+  const until = ended ? event.endedAtMs : event.eventAtMs;
+  return {
+    org_id: batch.orgId,
+    site_id: batch.siteId,
+    agent_id: batch.agentId,
+    resource_id: event.resourceId,
+    session_id: event.sessionId.toLowerCase(),
+    protocol: protocolName(event.protocol),
+    client_id: event.clientId,
+    user_id: event.userId,
+    source_ip: bytesToIpv6Text(event.sourceIp),
+    source_port: event.sourcePort,
+    dest_ip: bytesToIpv6Text(event.destIp),
+    dest_port: event.destPort,
+    dest_host: event.destHost,
+    started_at: event.startedAtMs,
+    ended_at: ended ? event.endedAtMs : null,
+    // Wall clocks can step back; a negative duration would be noise, not information.
+    duration_ms: Math.max(0, until - event.startedAtMs),
+    bytes_tx: event.bytesTx,
+    bytes_rx: event.bytesRx,
+    packets_tx: event.packetsTx,
+    packets_rx: event.packetsRx,
+    close_reason: ended ? closeReasonName(event.closeReason) : '',
+    error: event.error,
+    status: ended ? 'completed' : 'ongoing',
+    retention_days: retentionDays,
+    version: event.seq,
+  };
 }
 
 function toGapRow(
@@ -209,11 +241,12 @@ export function decodeMessage(
     };
   }
   const retentionDays = options.retentionFor(org);
+  const rows: SessionRow[] = [];
   for (let index = 0; index < batch.events.length; index += 1) {
     const event = batch.events[index];
     if (event === undefined) continue;
     try {
-      checkEvent(event, batch, now);
+      rows.push(toRow(event, batch, retentionDays, now));
     } catch (err) {
       if (!(err instanceof Invalid)) throw err;
       return { ok: false, reason: 'invalid', message: `events[${index}] ${err.message}` };
@@ -230,11 +263,6 @@ export function decodeMessage(
       return { ok: false, reason: 'invalid', message: `gaps[${index}] ${err.message}` };
     }
   }
-  const events = new EventRows(
-    { orgId: batch.orgId, siteId: batch.siteId, agentId: batch.agentId, retentionDays },
-    batch.events,
-  );
-  let rows: SessionRow[] | undefined;
   return {
     ok: true,
     org,
@@ -242,11 +270,7 @@ export function decodeMessage(
     agentId: batch.agentId,
     batchSeq: batch.batchSeq,
     retentionDays,
-    events,
-    get rows() {
-      rows ??= events.toRows();
-      return rows;
-    },
+    rows,
     gaps: batch.gaps,
     gapRows,
   };

@@ -5,8 +5,7 @@
  */
 import { CollectorError } from '../errors.js';
 import { type StoredSessionRow, sessionRowsForInsert, toSessionsCompact } from './rows.js';
-import { EventRows } from './event_rows.js';
-import { toEventsRowBinary, toSessionsRowBinary } from './row_binary.js';
+import { toSessionsRowBinary } from './row_binary.js';
 import type { SessionPayload, SessionRow } from './store.js';
 
 /** RowBinary, one chunk per `append` (per NATS message on the ingest path). */
@@ -14,11 +13,9 @@ export class RowBinaryPayload implements SessionPayload {
   readonly chunks: Buffer[] = [];
   rowCount = 0;
 
-  append(rows: readonly SessionRow[] | EventRows): void {
+  append(rows: readonly SessionRow[]): void {
     if (rows.length === 0) return;
-    this.chunks.push(
-      rows instanceof EventRows ? toEventsRowBinary(rows) : toSessionsRowBinary(rows),
-    );
+    this.chunks.push(toSessionsRowBinary(rows));
     this.rowCount += rows.length;
   }
 }
@@ -28,9 +25,9 @@ export class CompactTextPayload implements SessionPayload {
   readonly chunks: string[] = [];
   rowCount = 0;
 
-  append(rows: readonly SessionRow[] | EventRows): void {
+  append(rows: readonly SessionRow[]): void {
     if (rows.length === 0) return;
-    this.chunks.push(toSessionsCompact(rows instanceof EventRows ? rows.toRows() : rows));
+    this.chunks.push(toSessionsCompact(rows));
     this.rowCount += rows.length;
   }
 }
@@ -43,9 +40,8 @@ export class RowsPayload implements SessionPayload {
     return this.rows.length;
   }
 
-  append(rows: readonly SessionRow[] | EventRows): void {
-    const objects = rows instanceof EventRows ? rows.toRows() : rows;
-    for (const row of sessionRowsForInsert(objects)) this.rows.push(row);
+  append(rows: readonly SessionRow[]): void {
+    for (const row of sessionRowsForInsert(rows)) this.rows.push(row);
   }
 }
 

@@ -11,9 +11,7 @@
  * value means exactly what it means in the JSON path; `LowCardinality` columns travel
  * as plain `String` (the INSERT converts them too).
  */
-import { EventKind, bytesToIpv6Text, closeReasonName, protocolName } from '@connlog/proto';
 import { CollectorError } from '../errors.js';
-import type { EventRows } from './event_rows.js';
 import { SESSION_INSERT_COLUMNS } from './rows.js';
 import type { SessionRow } from './store.js';
 
@@ -53,8 +51,6 @@ export const SESSIONS_ROW_BINARY_STRUCTURE = SESSION_INSERT_COLUMNS.map(
 ).join(', ');
 
 const TWO_POW_32 = 4_294_967_296;
-/** How bytesToIpv6Text writes an IPv4 address. */
-const IPV4_MAPPED_PREFIX = '::ffff:';
 /** A row of typical text is ~150 bytes; the writer grows past this when needed. */
 const INITIAL_BYTES_PER_ROW = 256;
 
@@ -146,65 +142,6 @@ class ByteWriter {
     this.offset += buf.write(value, this.offset, 'utf8');
   }
 
-  /** `string()` of ASCII text lowercased (a validated UUID), without the lowercased copy. */
-  asciiLower(value: string): void {
-    const length = value.length;
-    if (length >= 0x80) {
-      this.string(value.toLowerCase());
-      return;
-    }
-    this.ensure(length + 1);
-    const buf = this.buf;
-    let at = this.offset;
-    buf[at] = length;
-    at += 1;
-    for (let i = 0; i < length; i += 1) {
-      const code = value.charCodeAt(i);
-      if (code >= 0x80) {
-        this.string(value.toLowerCase());
-        return;
-      }
-      buf[at] = code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
-      at += 1;
-    }
-    this.offset = at;
-  }
-
-  /** `string(bytesToIpv6Text(bytes))`; IPv4 (the usual case) written without the text. */
-  ipv6Text(bytes: Uint8Array): void {
-    if (bytes.length !== 4) {
-      this.string(bytesToIpv6Text(bytes));
-      return;
-    }
-    this.ensure(7 + 16);
-    const buf = this.buf;
-    const start = this.offset;
-    let at = start + 1;
-    for (let i = 0; i < IPV4_MAPPED_PREFIX.length; i += 1) {
-      buf[at] = IPV4_MAPPED_PREFIX.charCodeAt(i);
-      at += 1;
-    }
-    for (let i = 0; i < 4; i += 1) {
-      if (i > 0) {
-        buf[at] = 0x2e;
-        at += 1;
-      }
-      const octet = bytes[i] ?? 0;
-      if (octet >= 100) {
-        buf[at] = 0x30 + Math.floor(octet / 100);
-        at += 1;
-      }
-      if (octet >= 10) {
-        buf[at] = 0x30 + (Math.floor(octet / 10) % 10);
-        at += 1;
-      }
-      buf[at] = 0x30 + (octet % 10);
-      at += 1;
-    }
-    buf[start] = at - start - 1;
-    this.offset = at;
-  }
-
   done(): Buffer {
     return this.buf.subarray(0, this.offset);
   }
@@ -250,50 +187,6 @@ export function toSessionsRowBinary(rows: readonly SessionRow[]): Buffer {
     w.string(r.error);
     w.u16(r.retention_days, 'retention_days');
     w.u64(r.version, 'version');
-  }
-  return w.done();
-}
-
-/**
- * RowBinary payload of validated events, straight from the protobuf objects: the same
- * bytes as `toSessionsRowBinary(rows.toRows())` (event_rows.ts says what each column
- * is), without building the row objects.
- */
-export function toEventsRowBinary(rows: EventRows): Buffer {
-  const { orgId, siteId, agentId, retentionDays } = rows.shared;
-  const w = new ByteWriter(rows.length * INITIAL_BYTES_PER_ROW);
-  for (const e of rows.events) {
-    const ended = e.kind === EventKind.END;
-    w.string(orgId);
-    w.string(siteId);
-    w.string(agentId);
-    w.string(e.resourceId);
-    w.asciiLower(e.sessionId);
-    w.string(protocolName(e.protocol));
-    w.string(e.clientId);
-    w.string(e.userId);
-    w.ipv6Text(e.sourceIp);
-    w.u16(e.sourcePort, 'source_port');
-    w.ipv6Text(e.destIp);
-    w.u16(e.destPort, 'dest_port');
-    w.string(e.destHost);
-    w.u64(e.startedAtMs, 'started_at');
-    if (ended) {
-      w.u8(0);
-      w.u64(e.endedAtMs, 'ended_at');
-    } else {
-      w.u8(1);
-    }
-    // Wall clocks can step back; as in sessionRowOf, a negative duration is stored as 0.
-    w.u64(Math.max(0, (ended ? e.endedAtMs : e.eventAtMs) - e.startedAtMs), 'duration_ms');
-    w.u64(e.bytesTx, 'bytes_tx');
-    w.u64(e.bytesRx, 'bytes_rx');
-    w.u64(e.packetsTx, 'packets_tx');
-    w.u64(e.packetsRx, 'packets_rx');
-    w.string(ended ? closeReasonName(e.closeReason) : '');
-    w.string(e.error);
-    w.u16(retentionDays, 'retention_days');
-    w.u64(e.seq, 'version');
   }
   return w.done();
 }

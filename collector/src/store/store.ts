@@ -3,7 +3,6 @@
  * server over HTTP. The SQL text is shared (see schema.ts and queries.ts); only the
  * transport differs.
  */
-import type { EventRows } from './event_rows.js';
 
 /** One row of `connlog.sessions`, as inserted (JSONEachRow-compatible values). */
 export interface SessionRow {
@@ -97,12 +96,8 @@ export interface InsertOptions {
 export interface SessionPayload {
   /** Rows appended so far. */
   readonly rowCount: number;
-  /**
-   * Encode `rows` now; the caller need not keep them. The ingest loop hands over
-   * decoded events (`EventRows`), which the embedded engine encodes without building
-   * a row object each.
-   */
-  append(rows: readonly SessionRow[] | EventRows): void;
+  /** Encode `rows` now; the caller need not keep them. */
+  append(rows: readonly SessionRow[]): void;
 }
 
 export interface Store {

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CollectorError } from '../../src/errors.js';
 import { SESSION_INSERT_COLUMNS, sessionRowsForInsert } from '../../src/store/rows.js';
-import { CloseReason, EventKind, ipToBytes } from '@connlog/proto';
-import { decodeMessage } from '../../src/ingest/decode.js';
-import {
-  SESSIONS_ROW_BINARY_STRUCTURE,
-  toEventsRowBinary,
-  toSessionsRowBinary,
-} from '../../src/store/row_binary.js';
-import { batchBytes, sessionEvents, startEvent } from '../helpers/events.js';
+import { SESSIONS_ROW_BINARY_STRUCTURE, toSessionsRowBinary } from '../../src/store/row_binary.js';
 import { sessionRow } from '../helpers/rows.js';
 
 /** A RowBinary reader for the structure under test (independent of the writer). */
@@ -110,44 +103,5 @@ describe('toSessionsRowBinary', () => {
   it('grows past its first guess of the payload size', () => {
     const rows = Array.from({ length: 3 }, () => sessionRow({ error: 'e'.repeat(2000) }));
     expect(readRows(toSessionsRowBinary(rows), SESSIONS_ROW_BINARY_STRUCTURE)).toHaveLength(3);
-  });
-});
-
-describe('toEventsRowBinary', () => {
-  it('writes the same bytes as the rows the events map to', () => {
-    const now = Date.now();
-    const ips = ['0.0.0.0', '1.2.3.4', '10.0.0.5', '99.100.255.9', '2001:db8::7', '::1', ''];
-    const events = [
-      ...sessionEvents({ userId: 'zoë', clientId: '日本語🙂', error: '' }),
-      ...ips.map((ip, i) =>
-        startEvent({
-          sourceIp: ip === '' ? new Uint8Array(0) : ipToBytes(ip),
-          destIp: ipToBytes(ips[(i + 1) % ips.length] ?? '::'),
-          sourcePort: i * 9000,
-        }),
-      ),
-      startEvent({ sessionId: '0189A8F2-7C3B-7DEF-8ABC-0123456789AB', seq: 3 }),
-      // The clock stepped back: stored as duration 0.
-      startEvent({ startedAtMs: now - 1000, eventAtMs: now - 5000, kind: EventKind.UPDATE }),
-      startEvent({
-        kind: EventKind.END,
-        seq: 2,
-        startedAtMs: now - 1000,
-        eventAtMs: now,
-        endedAtMs: now - 10,
-        closeReason: CloseReason.DIAL_FAILED,
-        error: 'ECONNREFUSED "x"',
-        bytesTx: Number.MAX_SAFE_INTEGER,
-      }),
-    ];
-    const result = decodeMessage('connlog.v1.sessions.acme.berlin', batchBytes(events), {
-      retentionFor: () => 400,
-    });
-    if (!result.ok) throw new Error(result.message);
-    const direct = toEventsRowBinary(result.events);
-    expect(direct.equals(toSessionsRowBinary(result.events.toRows()))).toBe(true);
-    expect(readRows(direct, SESSIONS_ROW_BINARY_STRUCTURE)).toEqual(
-      sessionRowsForInsert(result.rows),
-    );
   });
 });
