@@ -62,8 +62,10 @@ export function dedupToken(rows: readonly SessionRow[]): string {
 /** `dedupToken` of rows whose `session_id:version` keys were collected earlier. */
 export function dedupTokenOfKeys(unsorted: readonly string[]): string {
   const keys = [...unsorted].sort();
-  const hash = createHash('sha256');
-  for (const key of keys) hash.update(`${key}\n`);
+  // One update of the joined text hashes the same bytes as one update per key
+  // (`key\n` each), without 20,000 calls into the hash per batch.
+  const text = keys.length === 0 ? '' : `${keys.join('\n')}\n`;
+  const hash = createHash('sha256').update(text);
   return `connlog-v1-${hash.digest('hex')}`;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { PendingBatch, dedupToken, dedupTokenOfKeys } from '../../src/ingest/batch.js';
 import { RowsPayload } from '../../src/store/payload.js';
@@ -12,6 +13,12 @@ describe('dedupToken', () => {
     expect(dedupToken([a, b])).not.toBe(dedupToken([a]));
     expect(dedupToken([a])).not.toBe(dedupToken([{ ...a, version: 2 }]));
     expect(dedupToken([a])).toMatch(/^connlog-v1-[0-9a-f]{64}$/);
+  });
+
+  it('is the SHA-256 of the sorted `session_id:version` lines', () => {
+    const keys = ['b:2', 'a:1', 'a:10'];
+    const expected = createHash('sha256').update('a:1\na:10\nb:2\n').digest('hex');
+    expect(dedupTokenOfKeys(keys)).toBe(`connlog-v1-${expected}`);
   });
 });
 
