@@ -140,7 +140,14 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
           roStream: connect([...READONLY_ARGS, ...STREAM_ARGS]),
         };
         for (const session of sessions) await session.queryAsync(`USE ${database}`);
-        if (binary) staging = openInsertStaging(stagingDir);
+        if (binary) {
+          staging = openInsertStaging(stagingDir);
+        } else if (options.sessionInsertFormat !== 'text') {
+          log.warn(
+            { stagingDir },
+            'session inserts go as text: file() cannot name this staging path (glob characters, quotes or backslashes)',
+          );
+        }
         log.info(
           {
             path,
