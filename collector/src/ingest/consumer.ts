@@ -22,7 +22,7 @@ import { jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@na
 import type { CollectorConfig } from '../config.js';
 import type { Store } from '../store/store.js';
 import type { Telemetry } from '../telemetry.js';
-import { PendingBatch, dedupToken, gapDedupToken } from './batch.js';
+import { PendingBatch, dedupTokenOfKeys, gapDedupToken } from './batch.js';
 import { publishDeadLetter } from './dead_letter.js';
 import { decodeMessage, type RejectReason } from './decode.js';
 import type { RowsStored } from './rows_stored.js';
@@ -56,7 +56,7 @@ export interface ConsumerStatus {
 }
 
 export class SessionConsumer {
-  private batch = new PendingBatch<JsMsg>();
+  private batch: PendingBatch<JsMsg>;
   private flushChain: Promise<void> = Promise.resolve();
   private messages: ConsumerMessages | undefined;
   private consumer: Consumer | undefined;
@@ -70,7 +70,18 @@ export class SessionConsumer {
   private lastInsertError: string | undefined;
   private failures = 0;
 
-  constructor(private readonly deps: ConsumerDeps) {}
+  constructor(private readonly deps: ConsumerDeps) {
+    this.batch = this.newBatch();
+  }
+
+  /**
+   * Row objects are kept past their encoding only for the live tail: rows decoded
+   * before its first listener subscribed are stored but not shown to it.
+   */
+  private newBatch(): PendingBatch<JsMsg> {
+    const { store, rowsStored } = this.deps;
+    return new PendingBatch<JsMsg>(store.newSessionPayload(), () => rowsStored.size > 0);
+  }
 
   async start(): Promise<void> {
     const { nc, config } = this.deps;
@@ -107,7 +118,7 @@ export class SessionConsumer {
   status(): ConsumerStatus {
     return {
       running: this.loop !== undefined && !this.stopping.signal.aborted,
-      pendingRows: this.batch.rows.length,
+      pendingRows: this.batch.rowCount,
       lastInsertAt: this.lastInsertAt,
       lastInsertError: this.lastInsertError,
       consecutiveInsertFailures: this.failures,
@@ -135,7 +146,7 @@ export class SessionConsumer {
       return;
     }
     this.batch.add(msg, result.rows, performance.now(), result.gapRows);
-    if (this.batch.rows.length >= config.ingest.maxBatchRows) await this.flush();
+    if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flush();
   }
 
   private async reject(msg: JsMsg, reason: RejectReason, message: string): Promise<void> {
@@ -165,7 +176,7 @@ export class SessionConsumer {
   private flush(): Promise<void> {
     if (this.batch.empty) return this.flushChain;
     const batch = this.batch;
-    this.batch = new PendingBatch<JsMsg>();
+    this.batch = this.newBatch();
     this.flushChain = this.flushChain.then(() => this.insert(batch));
     return this.flushChain;
   }
@@ -185,8 +196,10 @@ export class SessionConsumer {
       await this.waitForRetry();
       const started = performance.now();
       try {
-        if (batch.rows.length > 0) {
-          await store.insertSessions(batch.rows, { dedupToken: dedupToken(batch.rows) });
+        if (batch.rowCount > 0) {
+          await store.insertSessionPayload(batch.payload, {
+            dedupToken: dedupTokenOfKeys(batch.keys),
+          });
         }
         // Gaps too must be stored before the ack; a failure here naks the whole batch,
         // and the session rows already inserted come again as a harmless replay.
@@ -199,11 +212,11 @@ export class SessionConsumer {
         this.retryAt = Date.now() + this.backoffMs;
         this.lastInsertError = err instanceof Error ? err.message : String(err);
         for (const msg of batch.messages) msg.nak(this.backoffMs);
-        telemetry.insertFailed(batch.rows.length, batch.messages.length, this.backoffMs, err);
+        telemetry.insertFailed(batch.rowCount, batch.messages.length, this.backoffMs, err);
         return;
       }
       for (const msg of batch.messages) msg.ack();
-      telemetry.inserted(batch.rows.length, (performance.now() - started) / 1000);
+      telemetry.inserted(batch.rowCount, (performance.now() - started) / 1000);
       this.failures = 0;
       this.backoffMs = 0;
       this.lastInsertAt = Date.now();

@@ -8,6 +8,7 @@ import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { CollectorError } from '../errors.js';
 import { translateEngineError } from './engine_error.js';
 import { runMigrations } from './migrate.js';
+import { RowsPayload, foreignPayload } from './payload.js';
 import { sessionRowsForInsert } from './rows.js';
 import { assertIdentifier, bootstrapStatements } from './schema.js';
 import { assertFormat, withFormat } from './sql.js';
@@ -16,6 +17,7 @@ import type {
   GapRow,
   InsertOptions,
   QueryOptions,
+  SessionPayload,
   SessionRow,
   Store,
 } from './store.js';
@@ -180,6 +182,15 @@ export function createHttpStore(options: HttpStoreOptions): Store {
 
     insertSessions(rows: readonly SessionRow[], insertOptions?: InsertOptions) {
       return insert('sessions', sessionRowsForInsert(rows), insertOptions);
+    },
+
+    newSessionPayload() {
+      return new RowsPayload();
+    },
+
+    insertSessionPayload(payload: SessionPayload, insertOptions?: InsertOptions) {
+      if (!(payload instanceof RowsPayload)) return Promise.reject(foreignPayload('HTTP'));
+      return insert('sessions', payload.rows, insertOptions);
     },
 
     insertGaps(rows: readonly GapRow[], insertOptions?: InsertOptions) {

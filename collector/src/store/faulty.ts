@@ -39,6 +39,13 @@ export function withInsertFaults(store: Store, dataDir: string, log: Logger): St
       }
       await store.insertSessions(rows, options);
     },
+    newSessionPayload: () => store.newSessionPayload(),
+    insertSessionPayload: async (payload, options) => {
+      if (existsSync(flag)) {
+        throw new CollectorError('STORE_INSERT', `injected insert failure (${flag} exists)`);
+      }
+      await store.insertSessionPayload(payload, options);
+    },
     insertGaps: async (rows, options) => {
       if (existsSync(flag)) {
         throw new CollectorError('STORE_INSERT', `injected insert failure (${flag} exists)`);

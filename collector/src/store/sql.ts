@@ -36,3 +36,12 @@ export function parseJsonEachRow<T>(text: string): T[] {
   }
   return rows;
 }
+
+/**
+ * A ClickHouse string literal: quoted, with backslash and quote escaped. For values
+ * the collector itself puts into SQL (file paths, insert tokens); user values travel
+ * as bound parameters instead.
+ */
+export function sqlString(value: string): string {
+  return `'${value.replace(/[\\']/gu, (c) => `\\${c}`)}'`;
+}

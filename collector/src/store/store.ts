@@ -87,6 +87,19 @@ export interface InsertOptions {
   dedupToken?: string;
 }
 
+/**
+ * Session rows already encoded for one engine's INSERT, appended message by message as
+ * they arrive: a batch waiting for its INSERT then holds a few buffers instead of one
+ * object per row, which the collector's GC paid for under load (docs/benchmarks.md).
+ * Made by `Store.newSessionPayload()`, inserted by the same store.
+ */
+export interface SessionPayload {
+  /** Rows appended so far. */
+  readonly rowCount: number;
+  /** Encode `rows` now; the caller need not keep them. */
+  append(rows: readonly SessionRow[]): void;
+}
+
 export interface Store {
   /** Which engine: for /healthz and logs. */
   readonly kind: 'embedded' | 'http';
@@ -99,6 +112,13 @@ export interface Store {
   migrate(): Promise<void>;
   /** Insert rows into `connlog.sessions` in one INSERT; resolves when ClickHouse accepted them. */
   insertSessions(rows: readonly SessionRow[], options?: InsertOptions): Promise<void>;
+  /** An empty payload for `insertSessionPayload` (one per INSERT). */
+  newSessionPayload(): SessionPayload;
+  /**
+   * Insert a payload made by this store's `newSessionPayload()` into `connlog.sessions`
+   * in one INSERT; the same as `insertSessions` of its rows.
+   */
+  insertSessionPayload(payload: SessionPayload, options?: InsertOptions): Promise<void>;
   /** Insert rows into `connlog.recording_gaps` in one INSERT. */
   insertGaps(rows: readonly GapRow[], options?: InsertOptions): Promise<void>;
   /** Insert rows into `connlog.admin_actions` in one INSERT. */

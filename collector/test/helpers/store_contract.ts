@@ -238,6 +238,26 @@ export function describeStoreContract(name: string, engine: StoreEngine): void {
       expect(after[0]?.n).toBe(5);
     });
 
+    it('inserts a payload built message by message, like insertSessions', async () => {
+      const payload = store.newSessionPayload();
+      payload.append([sessionRow({ org_id: 'payload' }), sessionRow({ org_id: 'payload' })]);
+      payload.append([]);
+      payload.append([sessionRow({ org_id: 'payload', user_id: 'zoë', version: 2 })]);
+      expect(payload.rowCount).toBe(3);
+      await store.insertSessionPayload(payload, { dedupToken: 'payload-1' });
+      await store.insertSessionPayload(payload, { dedupToken: 'payload-1' });
+      const rows = await store.query<{ user_id: string; version: number }>(
+        "SELECT user_id, version FROM sessions WHERE org_id = 'payload' ORDER BY version",
+      );
+      expect(rows).toEqual([
+        { user_id: '', version: 1 },
+        { user_id: '', version: 1 },
+        { user_id: 'zoë', version: 2 },
+      ]);
+      const foreign = { rowCount: 1, append: () => undefined };
+      expect(await codeOf(store.insertSessionPayload(foreign))).toBe('STORE_INSERT');
+    });
+
     it('streams results in the requested format, several at once', async () => {
       const csv = await collect(
         store.queryStream('SELECT number FROM numbers({n:UInt32})', { n: 3 }, 'CSV'),

@@ -331,8 +331,9 @@ describe('collector', () => {
       ...real,
       kind: real.kind,
       database: real.database,
-      insertSessions: (rows, options) => {
-        if (!failing) return real.insertSessions(rows, options);
+      // The ingest loop inserts payloads it filled message by message.
+      insertSessionPayload: (payload, options) => {
+        if (!failing) return real.insertSessionPayload(payload, options);
         refused += 1;
         return Promise.reject(
           new CollectorError('STORE_INSERT', 'injected: ClickHouse unavailable'),
