@@ -1,6 +1,7 @@
-import { decodeBatch, EventKind, type RecordingGap } from '@connlog/proto';
+import { decodeBatch, decodeSessionEvent, EventKind, type RecordingGap } from '@connlog/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatcherOptions, type ClosedBatch } from '../../src/publish/batcher.js';
+import { journalEvent } from '../../src/session/journal.js';
 import { event, nth } from './helpers.js';
 
 const header = { agentId: 'agent-1', orgId: 'acme', siteId: 'berlin', agentVersion: '0.1.0' };
@@ -78,9 +79,12 @@ describe('Batcher', () => {
     batcher.add(end);
     batcher.flush();
     expect([...nth(batches, 0).journal]).toEqual([
-      ['s1', update],
-      ['s2', end],
+      ['s1', journalEvent(update)],
+      ['s2', journalEvent(end)],
     ]);
+    expect(
+      decodeSessionEvent(nth(batches, 0).journal.get('s2')?.encoded ?? new Uint8Array()),
+    ).toEqual(end);
   });
 
   it('at the memory bound: refuses new sessions and UPDATEs, keeps ENDs, then reports the gap', () => {
