@@ -22,10 +22,11 @@ export interface ClosedBatch {
   payload: Uint8Array;
   events: number;
   /**
-   * The last event of each session in this batch (an `END` when it ended there), so the
-   * open-sessions journal can follow exactly what reached the spool.
+   * Every event of this batch, in order (a session's later event supersedes its
+   * earlier ones; an `END` when it ended here), so the open-sessions journal can follow
+   * exactly what reached the spool. A list, not a map: no lookup per event here.
    */
-  journal: Map<string, JournalEvent>;
+  journal: JournalEvent[];
 }
 
 export interface BatcherOptions {
@@ -67,7 +68,7 @@ export class Batcher {
   private nextSeq: number;
   /** The open batch's events, each encoded once: for its size and for the batch. */
   private events: Uint8Array[] = [];
-  private journal = new Map<string, JournalEvent>();
+  private journal: JournalEvent[] = [];
   private gaps: RecordingGap[] = [];
   private openBytes = HEADER_BYTES;
   private closedBytes = 0;
@@ -124,7 +125,7 @@ export class Batcher {
       this.flush();
     }
     this.events.push(encoded);
-    this.journal.set(event.sessionId, journalEvent(event, encoded));
+    this.journal.push(journalEvent(event, encoded));
     this.openBytes += size;
     this.afterAdd();
     if (this.events.length >= this.opts.maxBatchEvents) this.flush();
@@ -159,7 +160,7 @@ export class Batcher {
     };
     this.events = [];
     this.gaps = [];
-    this.journal = new Map();
+    this.journal = [];
     this.openBytes = HEADER_BYTES;
     this.closedBytes += payload.length;
     this.opts.onBufferChanged?.(this.bufferedBytes);

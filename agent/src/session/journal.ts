@@ -25,8 +25,9 @@ type JournalEntryV1 = Omit<SessionEvent, 'sourceIp' | 'destIp'> & {
   destIp: string;
 };
 
-/** A session's last event as the journal follows it: encoded once, by the batcher. */
+/** A session's event as the journal follows it: encoded once, by the batcher. */
 export interface JournalEvent {
+  readonly sessionId: string;
   /** The event is the session's `END`. */
   readonly end: boolean;
   /** `encodeSessionEvent(event)`. */
@@ -40,7 +41,12 @@ export function journalEvent(
   event: SessionEvent,
   encoded = encodeSessionEvent(event),
 ): JournalEvent {
-  return { end: event.kind === EventKind.END, encoded, text: undefined };
+  return {
+    sessionId: event.sessionId,
+    end: event.kind === EventKind.END,
+    encoded,
+    text: undefined,
+  };
 }
 
 /**
@@ -93,23 +99,20 @@ export class OpenSessionsJournal {
   }
 
   /**
-   * Follow the last event of each session of a batch about to be spooled (`null` drops
-   * the session). An `END` is kept until `settle()`.
+   * Follow the events of a batch about to be spooled, in order: each becomes its
+   * session's entry. An `END` is kept until `settle()`.
    */
-  apply(changes: ReadonlyMap<string, JournalEvent | null>): void {
-    if (changes.size === 0) return;
-    for (const [sessionId, event] of changes) {
-      if (event === null) this.sessions.delete(sessionId);
-      else this.sessions.set(sessionId, event);
-    }
+  apply(events: readonly JournalEvent[]): void {
+    if (events.length === 0) return;
+    for (const event of events) this.sessions.set(event.sessionId, event);
     this.dirty = true;
   }
 
   /** A batch is in the spool: the sessions it ended need nothing after a crash. */
-  settle(changes: ReadonlyMap<string, JournalEvent | null>): void {
-    for (const [sessionId, event] of changes) {
-      if (event === null || !event.end || this.sessions.get(sessionId) !== event) continue;
-      this.sessions.delete(sessionId);
+  settle(events: readonly JournalEvent[]): void {
+    for (const event of events) {
+      if (!event.end || this.sessions.get(event.sessionId) !== event) continue;
+      this.sessions.delete(event.sessionId);
       this.dirty = true;
     }
   }

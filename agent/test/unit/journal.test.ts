@@ -17,18 +17,10 @@ describe('OpenSessionsJournal', () => {
     const a = event({ sessionId: 'a' });
     const aUpdate = event({ sessionId: 'a', kind: EventKind.UPDATE, seq: 2, bytesTx: 5 });
     const b = event({ sessionId: 'b' });
-    journal.apply(
-      new Map([
-        ['a', journalEvent(a)],
-        ['b', journalEvent(b)],
-      ]),
-    );
-    journal.apply(
-      new Map([
-        ['a', journalEvent(aUpdate)],
-        ['b', null],
-      ]),
-    );
+    const bEnd = journalEvent(event({ sessionId: 'b', kind: EventKind.END, seq: 2 }));
+    journal.apply([journalEvent(a), journalEvent(b)]);
+    journal.apply([journalEvent(aUpdate), bEnd]);
+    journal.settle([bEnd]);
     await journal.persist();
     expect(readdirSync(dir)).toEqual(['open-sessions.json']);
     const reread = new OpenSessionsJournal(file).load();
@@ -42,14 +34,14 @@ describe('OpenSessionsJournal', () => {
     const end = event({ sessionId: 'c', kind: EventKind.END, seq: 2, bytesTx: 9 });
     const startEntry = journalEvent(start);
     const endEntry = journalEvent(end);
-    journal.apply(new Map([['c', startEntry]]));
-    journal.apply(new Map([['c', endEntry]]));
+    journal.apply([startEntry]);
+    journal.apply([endEntry]);
     await journal.persist();
     // Written before the END's batch is appended: a crash now sends this END again.
     expect(new OpenSessionsJournal(file).load()).toEqual([end]);
-    journal.settle(new Map([['c', startEntry]]));
+    journal.settle([startEntry]);
     expect(journal.needsWrite).toBe(false);
-    journal.settle(new Map([['c', endEntry]]));
+    journal.settle([endEntry]);
     expect(journal.needsWrite).toBe(true);
     await journal.persist();
     expect(new OpenSessionsJournal(file).load()).toEqual([]);

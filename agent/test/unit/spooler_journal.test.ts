@@ -56,7 +56,7 @@ describe('Spooler and the open-sessions journal', () => {
       batchSeq,
       payload: Uint8Array.of(batchSeq),
       events: 1,
-      journal: new Map([[last.sessionId, journalEvent(last)]]),
+      journal: [journalEvent(last)],
     });
     spooler.push(batch(1, start));
     await waitFor(() => spool.appending.length === 1, 5000, 'the START batch appending');
