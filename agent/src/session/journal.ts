@@ -30,11 +30,17 @@ export interface JournalEvent {
   readonly sessionId: string;
   /** The event is the session's `END`. */
   readonly end: boolean;
-  /** `encodeSessionEvent(event)`. */
-  readonly encoded: Uint8Array;
+  /**
+   * `encodeSessionEvent(event)` until the first write that lists the event turns it
+   * into `text`; then empty. The bytes are a view into a shared allocation pool, and
+   * the entry of a long-lived session must not keep a whole pool chunk alive.
+   */
+  encoded: Uint8Array;
   /** Its base64 text in the file, made by the first write that lists it. */
-  text?: string;
+  text: string | undefined;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** The journal's view of an event (encodes it; the batcher reuses its own encoding). */
 export function journalEvent(
@@ -133,13 +139,12 @@ export class OpenSessionsJournal {
     // Each event is turned into text once, however many writes list it.
     const texts: string[] = [];
     for (const event of this.sessions.values()) {
-      texts.push(
-        (event.text ??= Buffer.from(
-          event.encoded.buffer,
-          event.encoded.byteOffset,
-          event.encoded.byteLength,
-        ).toString('base64')),
-      );
+      if (event.text === undefined) {
+        const { buffer, byteOffset, byteLength } = event.encoded;
+        event.text = Buffer.from(buffer, byteOffset, byteLength).toString('base64');
+        event.encoded = NO_BYTES;
+      }
+      texts.push(event.text);
     }
     const body = `{"version":${VERSION},"sessions":[${texts.length === 0 ? '' : `"${texts.join('","')}"`}]}`;
     const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;

@@ -47,6 +47,25 @@ describe('OpenSessionsJournal', () => {
     expect(new OpenSessionsJournal(file).load()).toEqual([]);
   });
 
+  it('keeps only the text of a written entry, and writes it again unchanged', async () => {
+    const file = join(dir, 'text.json');
+    const journal = new OpenSessionsJournal(file);
+    const open = event({ sessionId: 'long', kind: EventKind.UPDATE, seq: 7, bytesTx: 99 });
+    const entry = journalEvent(open);
+    journal.apply([entry]);
+    await journal.persist();
+    // The pooled bytes are let go once the text exists (a long session keeps its entry).
+    expect(entry.encoded).toHaveLength(0);
+    expect(entry.text).toBeDefined();
+    const other = journalEvent(event({ sessionId: 'short' }));
+    journal.apply([other]);
+    await journal.persist();
+    expect(new OpenSessionsJournal(file).load()).toEqual([
+      open,
+      expect.objectContaining({ sessionId: 'short' }),
+    ]);
+  });
+
   it('reads a version 1 file (JSON events) left by an older agent', () => {
     const file = join(dir, 'v1.json');
     const open = event({ sessionId: 'v1', kind: EventKind.UPDATE, seq: 4, bytesRx: 12 });
