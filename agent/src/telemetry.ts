@@ -1,4 +1,4 @@
-import type { Counter, Gauge, Registry } from '@connlog/metrics';
+import type { Counter, CounterSeries, Gauge, GaugeSeries, Registry } from '@connlog/metrics';
 import { closeReasonName, type CloseReason, type RecordingGap } from '@connlog/proto';
 import type { Logger } from 'pino';
 import { describeError } from './errors.js';
@@ -42,6 +42,7 @@ export class Telemetry {
   /** Per resource and drop reason: when it was last logged, and drops since. */
   private readonly dropLog = new Map<string, { loggedAt: number; since: number }>();
   private readonly unreachable = new Set<string>();
+  private readonly resources = new Map<string, ResourceTelemetry>();
 
   constructor(
     readonly log: Logger,
@@ -160,43 +161,22 @@ export class Telemetry {
     );
   }
 
-  sessionStarted(resourceId: string): void {
-    this.sessionsStarted.inc({ resource: resourceId });
-    this.sessionsOpen.inc({ resource: resourceId });
-  }
-
-  /** Counted as they flow (on each update tick and at the end), never per packet. */
-  bytesProxied(resourceId: string, tx: number, rx: number): void {
-    if (tx > 0) this.bytes.inc({ resource: resourceId, direction: 'tx' }, tx);
-    if (rx > 0) this.bytes.inc({ resource: resourceId, direction: 'rx' }, rx);
-  }
-
-  sessionEnded(
-    fields: {
-      resourceId: string;
-      sessionId: string;
-      durationMs: number;
-      bytesTx: number;
-      bytesRx: number;
-      error: string;
-    },
-    reason: CloseReason,
-  ): void {
-    const name = closeReasonName(reason);
-    this.sessionsEnded.inc({ resource: fields.resourceId, reason: name });
-    this.sessionsOpen.dec({ resource: fields.resourceId });
-    this.log.debug(
-      {
-        sessionId: fields.sessionId,
-        resource: fields.resourceId,
-        reason: name,
-        durationMs: fields.durationMs,
-        bytesTx: fields.bytesTx,
-        bytesRx: fields.bytesRx,
-        error: fields.error === '' ? undefined : fields.error,
-      },
-      'session ended',
-    );
+  /**
+   * The per-session events of one resource, with its metric series looked up once (a
+   * resource id comes from the config: a bounded set).
+   */
+  resource(resourceId: string): ResourceTelemetry {
+    let found = this.resources.get(resourceId);
+    if (found === undefined) {
+      found = new ResourceTelemetry(resourceId, this.log, {
+        sessionsStarted: this.sessionsStarted,
+        sessionsEnded: this.sessionsEnded,
+        sessionsOpen: this.sessionsOpen,
+        bytes: this.bytes,
+      });
+      this.resources.set(resourceId, found);
+    }
+    return found;
   }
 
   /** A dial failed: warn once until a dial to this resource succeeds again. */
@@ -324,5 +304,78 @@ export class Telemetry {
   private recovered(key: string, message: string): void {
     if (!this.failing.delete(key)) return;
     this.log.info({ stage: key }, message);
+  }
+}
+
+/** What a session tells about itself when it ends (the recorder's `Session`). */
+export interface EndedSession {
+  readonly sessionId: string;
+  readonly startedAtMs: number;
+  readonly bytesTx: number;
+  readonly bytesRx: number;
+}
+
+/**
+ * The lifecycle events every session of one resource goes through (see
+ * `Telemetry.resource`). Called per session, so each metric series is looked up once
+ * and the debug line is only built when debug is on.
+ */
+export class ResourceTelemetry {
+  private readonly started: CounterSeries;
+  private readonly open: GaugeSeries;
+  private readonly tx: CounterSeries;
+  private readonly rx: CounterSeries;
+  /** `sessions_ended_total` series by close reason, made on first use. */
+  private readonly ended: (CounterSeries | undefined)[] = [];
+  private readonly endedCounter: Counter;
+
+  constructor(
+    readonly resourceId: string,
+    private readonly log: Logger,
+    metrics: {
+      sessionsStarted: Counter;
+      sessionsEnded: Counter;
+      sessionsOpen: Gauge;
+      bytes: Counter;
+    },
+  ) {
+    this.started = metrics.sessionsStarted.labels({ resource: resourceId });
+    this.open = metrics.sessionsOpen.labels({ resource: resourceId });
+    this.tx = metrics.bytes.labels({ resource: resourceId, direction: 'tx' });
+    this.rx = metrics.bytes.labels({ resource: resourceId, direction: 'rx' });
+    this.endedCounter = metrics.sessionsEnded;
+  }
+
+  sessionStarted(): void {
+    this.started.inc();
+    this.open.inc();
+  }
+
+  /** Counted as they flow (on each update tick and at the end), never per packet. */
+  bytesProxied(tx: number, rx: number): void {
+    if (tx > 0) this.tx.inc(tx);
+    if (rx > 0) this.rx.inc(rx);
+  }
+
+  sessionEnded(session: EndedSession, reason: CloseReason, error: string, endedAtMs: number): void {
+    const series = (this.ended[reason] ??= this.endedCounter.labels({
+      resource: this.resourceId,
+      reason: closeReasonName(reason),
+    }));
+    series.inc();
+    this.open.dec();
+    if (!this.log.isLevelEnabled('debug')) return;
+    this.log.debug(
+      {
+        sessionId: session.sessionId,
+        resource: this.resourceId,
+        reason: closeReasonName(reason),
+        durationMs: endedAtMs - session.startedAtMs,
+        bytesTx: session.bytesTx,
+        bytesRx: session.bytesRx,
+        error: error === '' ? undefined : error,
+      },
+      'session ended',
+    );
   }
 }

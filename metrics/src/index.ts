@@ -1,1 +1,9 @@
-export { Registry, Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE } from './registry.js';
+export {
+  Registry,
+  Counter,
+  CounterSeries,
+  Gauge,
+  GaugeSeries,
+  Histogram,
+  PROMETHEUS_CONTENT_TYPE,
+} from './registry.js';

@@ -32,8 +32,51 @@ function formatValue(value: number): string {
   return String(value);
 }
 
+interface Slot {
+  labels: string[];
+  value: number;
+}
+
+/**
+ * A counter's series for one label set, looked up once: a hot path keeps it and
+ * updates it without building a label key per call. It shows in `render()` from its
+ * first update on, as with `Counter.inc(labels)`.
+ */
+export class CounterSeries {
+  private slot: Slot | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly resolve: () => Slot,
+  ) {}
+
+  inc(by = 1): void {
+    if (by < 0) throw new RangeError(`counter ${this.name} cannot decrease`);
+    (this.slot ??= this.resolve()).value += by;
+  }
+}
+
+/** A gauge's series for one label set, looked up once (see `CounterSeries`). */
+export class GaugeSeries {
+  private slot: Slot | undefined;
+
+  constructor(private readonly resolve: () => Slot) {}
+
+  set(value: number): void {
+    (this.slot ??= this.resolve()).value = value;
+  }
+
+  inc(by = 1): void {
+    (this.slot ??= this.resolve()).value += by;
+  }
+
+  dec(by = 1): void {
+    (this.slot ??= this.resolve()).value -= by;
+  }
+}
+
 abstract class ValueMetric implements Metric {
-  protected readonly values = new Map<string, { labels: string[]; value: number }>();
+  protected readonly values = new Map<string, Slot>();
 
   constructor(
     readonly name: string,
@@ -42,7 +85,7 @@ abstract class ValueMetric implements Metric {
     protected readonly labelNames: readonly string[],
   ) {}
 
-  protected slot(labels: Labels): { labels: string[]; value: number } {
+  protected slot(labels: Labels): Slot {
     const key = labelKey(this.labelNames, labels);
     let slot = this.values.get(key);
     if (!slot) {
@@ -77,6 +120,12 @@ export class Counter extends ValueMetric {
     if (by < 0) throw new RangeError(`counter ${this.name} cannot decrease`);
     this.slot(labels).value += by;
   }
+
+  /** The series of `labels`, to update repeatedly without a lookup per update. */
+  labels(labels: Labels): CounterSeries {
+    const copy = { ...labels };
+    return new CounterSeries(this.name, () => this.slot(copy));
+  }
 }
 
 export class Gauge extends ValueMetric {
@@ -96,6 +145,12 @@ export class Gauge extends ValueMetric {
 
   dec(labels: Labels = {}, by = 1): void {
     this.slot(labels).value -= by;
+  }
+
+  /** The series of `labels`, to update repeatedly without a lookup per update. */
+  labels(labels: Labels): GaugeSeries {
+    const copy = { ...labels };
+    return new GaugeSeries(() => this.slot(copy));
   }
 
   /** Compute the value(s) at scrape time (queue depths, lag). */

@@ -34,6 +34,29 @@ describe('Registry', () => {
     expect(() => c.inc({}, -1)).toThrow(/cannot decrease/);
   });
 
+  it('updates a series looked up once like the labelled calls do', () => {
+    const registry = new Registry();
+    const c = registry.counter('s_total', 's', ['resource', 'reason']);
+    const g = registry.gauge('s_open', 'open', ['resource']);
+    const series = c.labels({ resource: 'db', reason: 'reset' });
+    const open = g.labels({ resource: 'db' });
+    // Not rendered before its first update, as a series that was never incremented.
+    expect(registry.render()).not.toContain('s_total{');
+    series.inc();
+    c.inc({ resource: 'db', reason: 'reset' }, 2);
+    series.inc(4);
+    open.inc();
+    open.inc();
+    open.dec();
+    expect(c.get({ resource: 'db', reason: 'reset' })).toBe(7);
+    expect(registry.render()).toContain('s_total{resource="db",reason="reset"} 7');
+    expect(registry.render()).toContain('s_open{resource="db"} 1');
+    open.set(9);
+    g.inc({ resource: 'db' });
+    expect(g.get({ resource: 'db' })).toBe(10);
+    expect(() => series.inc(-1)).toThrow(/cannot decrease/);
+  });
+
   it('computes gauges at scrape time', () => {
     const registry = new Registry();
     let depth = 1;

@@ -75,6 +75,77 @@ export function encodeBatch(batch: SessionEventBatchInput): Uint8Array {
   return connlog.v1.SessionEventBatch.encode(batch).finish();
 }
 
+/** Tag of `SessionEventBatch.events` (field 4, length-delimited). */
+const EVENTS_TAG = (4 << 3) | 2;
+
+/**
+ * The batch `encodeBatch` makes, byte for byte, from events already encoded with
+ * `encodeSessionEvent`: a producer that sized each event by encoding it does not
+ * encode it a second time. `batch.events` is ignored.
+ */
+export function encodeBatchOfEncoded(
+  batch: SessionEventBatchInput,
+  encodedEvents: readonly Uint8Array[],
+): Uint8Array {
+  // Fields in the generated encoder's order: 1-3, then the events (4), then 5-8.
+  const writer = connlog.v1.SessionEventBatch.encode({
+    agentId: batch.agentId,
+    batchSeq: batch.batchSeq,
+    sentAtMs: batch.sentAtMs,
+  });
+  for (const event of encodedEvents) writer.uint32(EVENTS_TAG).bytes(event);
+  return connlog.v1.SessionEventBatch.encode(
+    {
+      orgId: batch.orgId,
+      siteId: batch.siteId,
+      gaps: batch.gaps,
+      agentVersion: batch.agentVersion,
+    },
+    writer,
+  ).finish();
+}
+
+/**
+ * Decode one event encoded with `encodeSessionEvent` into a plain object with every
+ * field present (IP addresses as plain `Uint8Array`s). Throws `ProtoError`
+ * (`PROTO_DECODE`) when the bytes are not an event.
+ */
+export function decodeSessionEvent(bytes: Uint8Array): SessionEvent {
+  let m: connlog.v1.SessionEvent;
+  try {
+    m = connlog.v1.SessionEvent.decode(bytes);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ProtoError('PROTO_DECODE', `event is not valid protobuf: ${reason}`, { cause: err });
+  }
+  return {
+    sessionId: m.sessionId,
+    kind: m.kind,
+    seq: m.seq,
+    orgId: m.orgId,
+    siteId: m.siteId,
+    agentId: m.agentId,
+    resourceId: m.resourceId,
+    protocol: m.protocol,
+    clientId: m.clientId,
+    userId: m.userId,
+    sourceIp: Uint8Array.from(m.sourceIp),
+    sourcePort: m.sourcePort,
+    destIp: Uint8Array.from(m.destIp),
+    destPort: m.destPort,
+    destHost: m.destHost,
+    startedAtMs: m.startedAtMs,
+    eventAtMs: m.eventAtMs,
+    endedAtMs: m.endedAtMs,
+    bytesTx: m.bytesTx,
+    bytesRx: m.bytesRx,
+    packetsTx: m.packetsTx,
+    packetsRx: m.packetsRx,
+    closeReason: m.closeReason,
+    error: m.error,
+  };
+}
+
 /**
  * Decode one batch. Throws `ProtoError` with code `PROTO_TOO_LARGE` (over `maxBytes`),
  * `PROTO_DECODE` (not protobuf, or truncated), or `PROTO_INVALID` (decodes, but is not a

@@ -14,6 +14,8 @@ export type { CloseReasonName, ProtocolName } from './enums.js';
 export {
   encodeBatch,
   encodeSessionEvent,
+  encodeBatchOfEncoded,
+  decodeSessionEvent,
   decodeBatch,
   MAX_BATCH_BYTES,
   MAX_ERROR_CHARS,

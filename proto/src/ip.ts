@@ -5,6 +5,11 @@ import { isIP } from 'node:net';
  * addresses (`::ffff:1.2.3.4`, what a dual-stack socket reports) are sent as IPv4.
  */
 export function ipToBytes(address: string): Uint8Array {
+  // Called for every session: dotted quads, plain or mapped (the common cases), are
+  // parsed in one pass without the regex, split and isIP below.
+  const mapped4 = address.charCodeAt(0) === 58 /* : */ && MAPPED_PREFIX.test(address);
+  const quad = parseDottedQuad(address, mapped4 ? 7 : 0);
+  if (quad !== undefined) return quad;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   const text = mapped?.[1] ?? address;
   const family = isIP(text);
@@ -13,6 +18,39 @@ export function ipToBytes(address: string): Uint8Array {
   }
   if (family === 6) return ipv6ToBytes(text);
   return new Uint8Array(0);
+}
+
+const MAPPED_PREFIX = /^::ffff:/i;
+
+/**
+ * `address` from `start` as a strict dotted quad (four decimal parts 0-255, no leading
+ * zeros, as `isIP` accepts them), else undefined.
+ */
+function parseDottedQuad(address: string, start: number): Uint8Array | undefined {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = start; i < address.length; i += 1) {
+    const c = address.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return undefined;
+      out[part] = value;
+      part += 1;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return undefined; // leading zero
+      value = value * 10 + (c - 48);
+      digits += 1;
+      if (value > 255) return undefined;
+    } else {
+      return undefined;
+    }
+  }
+  if (digits === 0 || part !== 3) return undefined;
+  out[3] = value;
+  return out;
 }
 
 function ipv6ToBytes(text: string): Uint8Array {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   CloseReason,
@@ -5,7 +6,10 @@ import {
   ProtoError,
   Protocol,
   decodeBatch,
+  decodeSessionEvent,
   encodeBatch,
+  encodeBatchOfEncoded,
+  encodeSessionEvent,
   ipToBytes,
   bytesToIp,
   bytesToIpv6Text,
@@ -97,6 +101,39 @@ describe('batch codec', () => {
     expect(() => decodeBatch(noSession)).toThrow(/events\[0\] has no session_id/);
   });
 
+  it('builds the same bytes from events encoded one by one', () => {
+    const header = {
+      agentId: 'agent-1',
+      batchSeq: 7,
+      sentAtMs: 1_700_000_006_000,
+      orgId: 'acme',
+      siteId: 'berlin',
+      agentVersion: '0.1.0',
+    };
+    const second = { ...event, sessionId: 'x', kind: EventKind.START, seq: 1, error: 'é' };
+    const gaps = [{ fromMs: 1, toMs: 2, sessionsNotRecorded: 9, reason: 'buffer_full' }];
+    for (const [events, withGaps] of [
+      [[event, second], gaps],
+      [[event], []],
+      [[], gaps],
+    ] as const) {
+      const expected = encodeBatch({ ...header, events: [...events], gaps: [...withGaps] });
+      const built = encodeBatchOfEncoded(
+        { ...header, gaps: [...withGaps] },
+        events.map((e) => encodeSessionEvent(e)),
+      );
+      expect(Buffer.from(built).equals(Buffer.from(expected))).toBe(true);
+    }
+  });
+
+  it('decodes one event into a plain object with every field', () => {
+    const decoded = decodeSessionEvent(encodeSessionEvent(event));
+    expect(decoded).toEqual(event);
+    expect(Object.keys(decoded).sort()).toEqual(Object.keys(event).sort());
+    expect(decodeSessionEvent(new Uint8Array(0))).toMatchObject({ sessionId: '', seq: 0 });
+    expect(() => decodeSessionEvent(Uint8Array.of(0xff, 0xff))).toThrow(ProtoError);
+  });
+
   it('rejects oversized input before decoding', () => {
     try {
       decodeBatch(new Uint8Array(100), 10);
@@ -123,6 +160,32 @@ describe('ip bytes', () => {
 
   it('returns empty bytes for a non-IP', () => {
     expect(ipToBytes('db.internal').length).toBe(0);
+  });
+
+  it('parses exactly the dotted quads node:net accepts', () => {
+    const cases = [
+      '0.0.0.0',
+      '255.255.255.255',
+      '10.20.30.40',
+      '::FFFF:10.0.0.1',
+      '01.2.3.4',
+      '1.2.3.04',
+      '00.1.1.1',
+      '256.1.1.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '1..2.3',
+      '1.2.3.',
+      '.1.2.3',
+      '::ffff:1.2.3',
+      '1.2.3.4x',
+      '',
+    ];
+    for (const text of cases) {
+      const v4 = /^::ffff:/i.test(text) ? text.slice(7) : text;
+      const expected = isIP(v4) === 4 ? v4.split('.').map(Number) : [];
+      expect([...ipToBytes(text)], text).toEqual(expected);
+    }
   });
 });
 

@@ -1,10 +1,11 @@
 import {
   EventKind,
-  encodeBatch,
+  encodeBatchOfEncoded,
   encodeSessionEvent,
   type RecordingGap,
   type SessionEvent,
 } from '@connlog/proto';
+import { journalEvent, type JournalEvent } from '../session/journal.js';
 import type { GapReason } from '../telemetry.js';
 
 /** Fields stamped on every batch. */
@@ -21,10 +22,11 @@ export interface ClosedBatch {
   payload: Uint8Array;
   events: number;
   /**
-   * The last event of each session in this batch (an `END` when it ended there), so the
-   * open-sessions journal can follow exactly what reached the spool.
+   * Every event of this batch, in order (a session's later event supersedes its
+   * earlier ones; an `END` when it ended here), so the open-sessions journal can follow
+   * exactly what reached the spool. A list, not a map: no lookup per event here.
    */
-  journal: Map<string, SessionEvent>;
+  journal: JournalEvent[];
 }
 
 export interface BatcherOptions {
@@ -64,8 +66,9 @@ export class Batcher {
   private readonly opts: BatcherOptions;
   private readonly now: () => number;
   private nextSeq: number;
-  private events: SessionEvent[] = [];
-  private journal = new Map<string, SessionEvent>();
+  /** The open batch's events, each encoded once: for its size and for the batch. */
+  private events: Uint8Array[] = [];
+  private journal: JournalEvent[] = [];
   private gaps: RecordingGap[] = [];
   private openBytes = HEADER_BYTES;
   private closedBytes = 0;
@@ -112,7 +115,8 @@ export class Batcher {
     if (event.kind === EventKind.UPDATE && this.bufferedBytes >= this.opts.maxBufferBytes) {
       return false;
     }
-    const size = encodeSessionEvent(event).length + EVENT_FRAMING;
+    const encoded = encodeSessionEvent(event);
+    const size = encoded.length + EVENT_FRAMING;
     if (
       this.events.length > 0 &&
       (this.openBytes + size > this.opts.maxBatchBytes ||
@@ -120,8 +124,8 @@ export class Batcher {
     ) {
       this.flush();
     }
-    this.events.push(event);
-    this.journal.set(event.sessionId, event);
+    this.events.push(encoded);
+    this.journal.push(journalEvent(event, encoded));
     this.openBytes += size;
     this.afterAdd();
     if (this.events.length >= this.opts.maxBatchEvents) this.flush();
@@ -144,13 +148,10 @@ export class Batcher {
     if (this.events.length === 0 && this.gaps.length === 0) return;
     const batchSeq = this.nextSeq;
     this.nextSeq += 1;
-    const payload = encodeBatch({
-      ...this.opts.header,
-      batchSeq,
-      sentAtMs: this.now(),
-      events: this.events,
-      gaps: this.gaps,
-    });
+    const payload = encodeBatchOfEncoded(
+      { ...this.opts.header, batchSeq, sentAtMs: this.now(), gaps: this.gaps },
+      this.events,
+    );
     const batch: ClosedBatch = {
       batchSeq,
       payload,
@@ -159,7 +160,7 @@ export class Batcher {
     };
     this.events = [];
     this.gaps = [];
-    this.journal = new Map();
+    this.journal = [];
     this.openBytes = HEADER_BYTES;
     this.closedBytes += payload.length;
     this.opts.onBufferChanged?.(this.bufferedBytes);

@@ -27,17 +27,33 @@ export class UuidV7Generator {
         this.counter = 0;
       }
     }
-    const bytes = new Uint8Array(16);
-    let ms = this.lastMs;
-    for (let i = 5; i >= 0; i -= 1) {
-      bytes[i] = ms % 256;
-      ms = Math.floor(ms / 256);
-    }
-    bytes[6] = 0x70 | (this.counter >> 8);
-    bytes[7] = this.counter & 0xff;
-    for (let i = 8; i < 16; i += 1) bytes[i] = this.randomByte();
-    bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-    return format(bytes);
+    // Formatted straight from the numbers (no byte array per id): bytes 0-5 are the
+    // milliseconds, 6-7 version + counter, 8-15 variant + random.
+    const ms = this.lastMs;
+    const high = Math.floor(ms / 0x1_0000_0000); // top 16 of the 48 bits
+    const low = ms >>> 0; // bottom 32 bits
+    return (
+      hex(high >>> 8) +
+      hex(high) +
+      hex(low >>> 24) +
+      hex(low >>> 16) +
+      '-' +
+      hex(low >>> 8) +
+      hex(low) +
+      '-' +
+      hex(0x70 | (this.counter >> 8)) +
+      hex(this.counter) +
+      '-' +
+      hex(0x80 | (this.randomByte() & 0x3f)) +
+      hex(this.randomByte()) +
+      '-' +
+      hex(this.randomByte()) +
+      hex(this.randomByte()) +
+      hex(this.randomByte()) +
+      hex(this.randomByte()) +
+      hex(this.randomByte()) +
+      hex(this.randomByte())
+    );
   }
 
   private randomByte(): number {
@@ -53,13 +69,9 @@ export class UuidV7Generator {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-function format(bytes: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < 16; i += 1) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
-    out += HEX[bytes[i] ?? 0] ?? '00';
-  }
-  return out;
+/** Two hex digits of the low byte of `value`. */
+function hex(value: number): string {
+  return HEX[value & 0xff] ?? '00';
 }
 
 /** Milliseconds encoded in a UUIDv7 (for tests and diagnostics). */

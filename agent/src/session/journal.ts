@@ -1,19 +1,59 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { EventKind, type SessionEvent } from '@connlog/proto';
+import {
+  decodeSessionEvent,
+  encodeSessionEvent,
+  EventKind,
+  type SessionEvent,
+} from '@connlog/proto';
 
-const VERSION = 1;
+/**
+ * Version 2 lists each event as base64 of its protobuf `SessionEvent` (the bytes the
+ * batcher encoded for the spool anyway); version 1, still read, listed JSON objects.
+ */
+const VERSION = 2;
 
 interface JournalFile {
   version: number;
-  sessions: JournalEntry[];
+  sessions: unknown[];
 }
 
-type JournalEntry = Omit<SessionEvent, 'sourceIp' | 'destIp'> & {
+/** Version 1 entry: the event as JSON, IP addresses in base64. */
+type JournalEntryV1 = Omit<SessionEvent, 'sourceIp' | 'destIp'> & {
   sourceIp: string;
   destIp: string;
 };
+
+/** A session's event as the journal follows it: encoded once, by the batcher. */
+export interface JournalEvent {
+  readonly sessionId: string;
+  /** The event is the session's `END`. */
+  readonly end: boolean;
+  /**
+   * `encodeSessionEvent(event)` until the first write that lists the event turns it
+   * into `text`; then empty. The bytes are a view into a shared allocation pool, and
+   * the entry of a long-lived session must not keep a whole pool chunk alive.
+   */
+  encoded: Uint8Array;
+  /** Its base64 text in the file, made by the first write that lists it. */
+  text: string | undefined;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** The journal's view of an event (encodes it; the batcher reuses its own encoding). */
+export function journalEvent(
+  event: SessionEvent,
+  encoded = encodeSessionEvent(event),
+): JournalEvent {
+  return {
+    sessionId: event.sessionId,
+    end: event.kind === EventKind.END,
+    encoded,
+    text: undefined,
+  };
+}
 
 /**
  * `open-sessions.json`: the last event of every session whose events reached the
@@ -30,7 +70,7 @@ type JournalEntry = Omit<SessionEvent, 'sourceIp' | 'destIp'> & {
  * the file *before* its `END` was appended would leave it `ongoing` forever.
  */
 export class OpenSessionsJournal {
-  private readonly sessions = new Map<string, SessionEvent>();
+  private readonly sessions = new Map<string, JournalEvent>();
   private dirty = false;
 
   constructor(readonly file: string) {}
@@ -48,11 +88,12 @@ export class OpenSessionsJournal {
       throw err;
     }
     const parsed = JSON.parse(text) as Partial<JournalFile>;
-    if (parsed.version !== VERSION || !Array.isArray(parsed.sessions)) {
+    if ((parsed.version !== 1 && parsed.version !== VERSION) || !Array.isArray(parsed.sessions)) {
       throw new Error(`unexpected journal format (version ${String(parsed.version)})`);
     }
-    const events = parsed.sessions.map(fromEntry);
-    for (const event of events) this.sessions.set(event.sessionId, event);
+    const events =
+      parsed.version === 1 ? parsed.sessions.map(fromEntryV1) : parsed.sessions.map(fromText);
+    for (const event of events) this.sessions.set(event.sessionId, journalEvent(event));
     return events;
   }
 
@@ -64,22 +105,20 @@ export class OpenSessionsJournal {
   }
 
   /**
-   * Follow the last event of each session of a batch about to be spooled (`null` drops
-   * the session). An `END` is kept until `settle()`.
+   * Follow the events of a batch about to be spooled, in order: each becomes its
+   * session's entry. An `END` is kept until `settle()`.
    */
-  apply(changes: ReadonlyMap<string, SessionEvent | null>): void {
-    for (const [sessionId, event] of changes) {
-      if (event === null) this.sessions.delete(sessionId);
-      else this.sessions.set(sessionId, event);
-      this.dirty = true;
-    }
+  apply(events: readonly JournalEvent[]): void {
+    if (events.length === 0) return;
+    for (const event of events) this.sessions.set(event.sessionId, event);
+    this.dirty = true;
   }
 
   /** A batch is in the spool: the sessions it ended need nothing after a crash. */
-  settle(changes: ReadonlyMap<string, SessionEvent | null>): void {
-    for (const [sessionId, event] of changes) {
-      if (event?.kind !== EventKind.END || this.sessions.get(sessionId) !== event) continue;
-      this.sessions.delete(sessionId);
+  settle(events: readonly JournalEvent[]): void {
+    for (const event of events) {
+      if (!event.end || this.sessions.get(event.sessionId) !== event) continue;
+      this.sessions.delete(event.sessionId);
       this.dirty = true;
     }
   }
@@ -97,13 +136,20 @@ export class OpenSessionsJournal {
   async persist(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    const body: JournalFile = {
-      version: VERSION,
-      sessions: [...this.sessions.values()].map(toEntry),
-    };
+    // Each event is turned into text once, however many writes list it.
+    const texts: string[] = [];
+    for (const event of this.sessions.values()) {
+      if (event.text === undefined) {
+        const { buffer, byteOffset, byteLength } = event.encoded;
+        event.text = Buffer.from(buffer, byteOffset, byteLength).toString('base64');
+        event.encoded = NO_BYTES;
+      }
+      texts.push(event.text);
+    }
+    const body = `{"version":${VERSION},"sessions":[${texts.length === 0 ? '' : `"${texts.join('","')}"`}]}`;
     const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, JSON.stringify(body));
+      await writeFile(tmp, body);
       await rename(tmp, this.file);
     } catch (err) {
       this.dirty = true;
@@ -112,21 +158,23 @@ export class OpenSessionsJournal {
   }
 }
 
-function toEntry(event: SessionEvent): JournalEntry {
-  return {
-    ...event,
-    sourceIp: Buffer.from(event.sourceIp).toString('base64'),
-    destIp: Buffer.from(event.destIp).toString('base64'),
-  };
-}
-
-function fromEntry(entry: JournalEntry): SessionEvent {
-  if (typeof entry.sessionId !== 'string' || typeof entry.seq !== 'number') {
+function fromEntryV1(entry: unknown): SessionEvent {
+  const e = entry as JournalEntryV1;
+  if (typeof e.sessionId !== 'string' || typeof e.seq !== 'number') {
     throw new Error('journal entry without sessionId or seq');
   }
   return {
-    ...entry,
-    sourceIp: new Uint8Array(Buffer.from(entry.sourceIp, 'base64')),
-    destIp: new Uint8Array(Buffer.from(entry.destIp, 'base64')),
+    ...e,
+    sourceIp: new Uint8Array(Buffer.from(e.sourceIp, 'base64')),
+    destIp: new Uint8Array(Buffer.from(e.destIp, 'base64')),
   };
+}
+
+function fromText(entry: unknown): SessionEvent {
+  if (typeof entry !== 'string') throw new Error('journal entry is not a base64 string');
+  const event = decodeSessionEvent(Buffer.from(entry, 'base64'));
+  if (event.sessionId === '' || event.seq === 0) {
+    throw new Error('journal entry without sessionId or seq');
+  }
+  return event;
 }

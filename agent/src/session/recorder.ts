@@ -1,6 +1,6 @@
 import { CloseReason, EventKind, ipToBytes, Protocol, type SessionEvent } from '@connlog/proto';
 import type { Outcome } from '../proxy/close_reason.js';
-import type { Telemetry } from '../telemetry.js';
+import type { ResourceTelemetry, Telemetry } from '../telemetry.js';
 import { UuidV7Generator } from './ids.js';
 
 /** What the recorder needs from the batcher (synchronous, never blocks). */
@@ -40,6 +40,32 @@ export interface SessionInit {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * `ipToBytes` remembering its last answer: consecutive sessions mostly repeat an
+ * address (one target per resource; clients reconnecting). The bytes are shared by
+ * the events of those sessions, which only read them.
+ */
+class LastIp {
+  private text = '';
+  private bytes: Uint8Array = EMPTY;
+
+  toBytes(address: string): Uint8Array {
+    if (address !== this.text) {
+      this.bytes = ipToBytes(address);
+      this.text = address;
+    }
+    return this.bytes;
+  }
+}
+
+/** What the recorder keeps per resource: its open sessions and its telemetry (internal). */
+export class ResourceState {
+  open = 0;
+  readonly destIp = new LastIp();
+
+  constructor(readonly telemetry: ResourceTelemetry) {}
+}
+
+/**
  * One proxied session. The proxy adds to `bytesTx` / `bytesRx` directly on its hot
  * path; the recorder reads them on its ticks and at the end.
  */
@@ -70,6 +96,8 @@ export class Session {
     /** False when the session is proxied but not recorded (a buffer bound was hit). */
     readonly recorded: boolean,
     readonly init: SessionInit,
+    /** @internal the recorder's state of `init.resourceId`. */
+    readonly resource: ResourceState,
     sourceIp: Uint8Array,
     readonly startedAtMs: number,
   ) {
@@ -77,7 +105,7 @@ export class Session {
     this.sourcePort = init.sourcePort ?? 0;
     this.clientId = init.clientId ?? '';
     this.userId = init.userId ?? '';
-    this.destIp = ipToBytes(init.destHost);
+    this.destIp = resource.destIp.toBytes(init.destHost);
     this.destPort = init.destPort;
     this.lastEventAtMs = startedAtMs;
   }
@@ -94,7 +122,8 @@ export class Recorder {
   private readonly now: () => number;
   private readonly ids: UuidV7Generator;
   private readonly open = new Set<Session>();
-  private readonly openPerResource = new Map<string, number>();
+  private readonly resources = new Map<string, ResourceState>();
+  private readonly sourceIp = new LastIp();
   private ticker: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -122,7 +151,7 @@ export class Recorder {
   }
 
   openCountOf(resourceId: string): number {
-    return this.openPerResource.get(resourceId) ?? 0;
+    return this.resources.get(resourceId)?.open ?? 0;
   }
 
   /** Resolves once no session is open. */
@@ -138,18 +167,32 @@ export class Recorder {
     const recorded = this.opts.sink.admitSession();
     if (!recorded) this.opts.telemetry.sessionNotRecorded();
     const sessionId = this.ids.next();
-    const sourceIp = init.sourceAddress === undefined ? EMPTY : ipToBytes(init.sourceAddress);
-    const session = new Session(sessionId, recorded, init, sourceIp, startedAt);
+    const sourceIp =
+      init.sourceAddress === undefined ? EMPTY : this.sourceIp.toBytes(init.sourceAddress);
+    const resource = this.resourceState(init.resourceId);
+    const session = new Session(sessionId, recorded, init, resource, sourceIp, startedAt);
     this.open.add(session);
-    this.openPerResource.set(init.resourceId, this.openCountOf(init.resourceId) + 1);
-    this.opts.telemetry.sessionStarted(init.resourceId);
+    resource.open += 1;
+    resource.telemetry.sessionStarted();
     if (recorded) this.emit(session, EventKind.START, now);
     return session;
   }
 
+  private resourceState(resourceId: string): ResourceState {
+    let state = this.resources.get(resourceId);
+    if (state === undefined) {
+      // Resource ids come from the config: a bounded set, kept for the agent's life.
+      state = new ResourceState(this.opts.telemetry.resource(resourceId));
+      this.resources.set(resourceId, state);
+    }
+    return state;
+  }
+
   /** The address actually dialed (after DNS), for `dest_ip` / `dest_port`. */
   setDestination(session: Session, address: string | undefined, port: number | undefined): void {
-    if (address !== undefined && address !== '') session.destIp = ipToBytes(address);
+    if (address !== undefined && address !== '') {
+      session.destIp = session.resource.destIp.toBytes(address);
+    }
     if (port !== undefined && port > 0) session.destPort = port;
   }
 
@@ -175,22 +218,10 @@ export class Recorder {
     session.ended = true;
     const now = this.now();
     this.open.delete(session);
-    const left = this.openCountOf(session.init.resourceId) - 1;
-    if (left <= 0) this.openPerResource.delete(session.init.resourceId);
-    else this.openPerResource.set(session.init.resourceId, left);
+    session.resource.open -= 1;
     this.countBytes(session);
     if (session.recorded) this.emit(session, EventKind.END, now, outcome);
-    this.opts.telemetry.sessionEnded(
-      {
-        resourceId: session.init.resourceId,
-        sessionId: session.sessionId,
-        durationMs: now - session.startedAtMs,
-        bytesTx: session.bytesTx,
-        bytesRx: session.bytesRx,
-        error: outcome.error,
-      },
-      outcome.reason,
-    );
+    session.resource.telemetry.sessionEnded(session, outcome.reason, outcome.error, now);
     if (this.open.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -243,7 +274,7 @@ export class Recorder {
     if (tx === 0 && rx === 0) return;
     session.countedTx = session.bytesTx;
     session.countedRx = session.bytesRx;
-    this.opts.telemetry.bytesProxied(session.init.resourceId, tx, rx);
+    session.resource.telemetry.bytesProxied(tx, rx);
   }
 
   private emit(session: Session, kind: EventKind, now: number, outcome?: Outcome): boolean {

@@ -1,4 +1,4 @@
-import { decodeBatch, EventKind, type RecordingGap } from '@connlog/proto';
+import { decodeBatch, decodeSessionEvent, EventKind, type RecordingGap } from '@connlog/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher, type BatcherOptions, type ClosedBatch } from '../../src/publish/batcher.js';
 import { event, nth } from './helpers.js';
@@ -67,20 +67,25 @@ describe('Batcher', () => {
     expect(batches).toHaveLength(1);
   });
 
-  it('follows the last event of each session for the journal', () => {
+  it('hands every event, encoded, to the journal in order', () => {
     const { batcher, batches } = make();
     const start = event({ sessionId: 's1' });
     const update = event({ sessionId: 's1', kind: EventKind.UPDATE, seq: 2 });
     batcher.add(start);
     batcher.add(update);
-    batcher.add(event({ sessionId: 's2' }));
+    const s2 = event({ sessionId: 's2' });
+    batcher.add(s2);
     const end = event({ sessionId: 's2', kind: EventKind.END, seq: 2 });
     batcher.add(end);
     batcher.flush();
-    expect([...nth(batches, 0).journal]).toEqual([
-      ['s1', update],
-      ['s2', end],
+    const journal = nth(batches, 0).journal;
+    expect(journal.map((e) => [e.sessionId, e.end])).toEqual([
+      ['s1', false],
+      ['s1', false],
+      ['s2', false],
+      ['s2', true],
     ]);
+    expect(journal.map((e) => decodeSessionEvent(e.encoded))).toEqual([start, update, s2, end]);
   });
 
   it('at the memory bound: refuses new sessions and UPDATEs, keeps ENDs, then reports the gap', () => {

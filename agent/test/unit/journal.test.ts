@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventKind } from '@connlog/proto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OpenSessionsJournal } from '../../src/session/journal.js';
+import { journalEvent, OpenSessionsJournal } from '../../src/session/journal.js';
 import { event } from './helpers.js';
 
 describe('OpenSessionsJournal', () => {
@@ -17,18 +17,10 @@ describe('OpenSessionsJournal', () => {
     const a = event({ sessionId: 'a' });
     const aUpdate = event({ sessionId: 'a', kind: EventKind.UPDATE, seq: 2, bytesTx: 5 });
     const b = event({ sessionId: 'b' });
-    journal.apply(
-      new Map([
-        ['a', a],
-        ['b', b],
-      ]),
-    );
-    journal.apply(
-      new Map([
-        ['a', aUpdate],
-        ['b', null],
-      ]),
-    );
+    const bEnd = journalEvent(event({ sessionId: 'b', kind: EventKind.END, seq: 2 }));
+    journal.apply([journalEvent(a), journalEvent(b)]);
+    journal.apply([journalEvent(aUpdate), bEnd]);
+    journal.settle([bEnd]);
     await journal.persist();
     expect(readdirSync(dir)).toEqual(['open-sessions.json']);
     const reread = new OpenSessionsJournal(file).load();
@@ -40,17 +32,58 @@ describe('OpenSessionsJournal', () => {
     const journal = new OpenSessionsJournal(file);
     const start = event({ sessionId: 'c' });
     const end = event({ sessionId: 'c', kind: EventKind.END, seq: 2, bytesTx: 9 });
-    journal.apply(new Map([['c', start]]));
-    journal.apply(new Map([['c', end]]));
+    const startEntry = journalEvent(start);
+    const endEntry = journalEvent(end);
+    journal.apply([startEntry]);
+    journal.apply([endEntry]);
     await journal.persist();
     // Written before the END's batch is appended: a crash now sends this END again.
     expect(new OpenSessionsJournal(file).load()).toEqual([end]);
-    journal.settle(new Map([['c', start]]));
+    journal.settle([startEntry]);
     expect(journal.needsWrite).toBe(false);
-    journal.settle(new Map([['c', end]]));
+    journal.settle([endEntry]);
     expect(journal.needsWrite).toBe(true);
     await journal.persist();
     expect(new OpenSessionsJournal(file).load()).toEqual([]);
+  });
+
+  it('keeps only the text of a written entry, and writes it again unchanged', async () => {
+    const file = join(dir, 'text.json');
+    const journal = new OpenSessionsJournal(file);
+    const open = event({ sessionId: 'long', kind: EventKind.UPDATE, seq: 7, bytesTx: 99 });
+    const entry = journalEvent(open);
+    journal.apply([entry]);
+    await journal.persist();
+    // The pooled bytes are let go once the text exists (a long session keeps its entry).
+    expect(entry.encoded).toHaveLength(0);
+    expect(entry.text).toBeDefined();
+    const other = journalEvent(event({ sessionId: 'short' }));
+    journal.apply([other]);
+    await journal.persist();
+    expect(new OpenSessionsJournal(file).load()).toEqual([
+      open,
+      expect.objectContaining({ sessionId: 'short' }),
+    ]);
+  });
+
+  it('reads a version 1 file (JSON events) left by an older agent', () => {
+    const file = join(dir, 'v1.json');
+    const open = event({ sessionId: 'v1', kind: EventKind.UPDATE, seq: 4, bytesRx: 12 });
+    const entry = {
+      ...open,
+      sourceIp: Buffer.from(open.sourceIp).toString('base64'),
+      destIp: Buffer.from(open.destIp).toString('base64'),
+    };
+    writeFileSync(file, JSON.stringify({ version: 1, sessions: [entry] }));
+    expect(new OpenSessionsJournal(file).load()).toEqual([open]);
+  });
+
+  it('refuses an entry that is not an event', () => {
+    const file = join(dir, 'bad-entry.json');
+    writeFileSync(file, JSON.stringify({ version: 2, sessions: [42] }));
+    expect(() => new OpenSessionsJournal(file).load()).toThrow(/not a base64 string/);
+    writeFileSync(file, JSON.stringify({ version: 2, sessions: [''] }));
+    expect(() => new OpenSessionsJournal(file).load()).toThrow(/without sessionId/);
   });
 
   it('moves an unreadable file aside', () => {

@@ -4,7 +4,7 @@ import { Recorder, type EventSink } from '../../src/session/recorder.js';
 import { UUID_V7 } from '../../src/session/ids.js';
 import { event, silentTelemetry } from './helpers.js';
 
-function make(admit = true) {
+function make(admit = true, telemetry = silentTelemetry()) {
   const events: SessionEvent[] = [];
   let accept = true;
   let now = 10_000;
@@ -22,7 +22,7 @@ function make(admit = true) {
     agentId: 'agent-1',
     updateIntervalMs: 1000,
     sink,
-    telemetry: silentTelemetry(),
+    telemetry,
     now: () => now,
   });
   return {
@@ -177,5 +177,36 @@ describe('Recorder', () => {
     recorder.end(b, { reason: CloseReason.CLIENT_CLOSED, error: '' });
     await waiting;
     expect(idle).toBe(true);
+  });
+
+  it('counts sessions, close reasons and bytes per resource', () => {
+    const telemetry = silentTelemetry();
+    const { recorder } = make(true, telemetry);
+    const a = recorder.start(init);
+    const b = recorder.start(init);
+    const c = recorder.start({ ...init, resourceId: 'web' });
+    a.bytesTx += 10;
+    a.bytesRx += 3;
+    recorder.tick();
+    a.bytesTx += 5;
+    recorder.end(a, { reason: CloseReason.CLIENT_CLOSED, error: '' });
+    recorder.end(b, { reason: CloseReason.RESET, error: 'ECONNRESET' });
+    expect(recorder.openCountOf('db')).toBe(0);
+    expect(recorder.openCountOf('web')).toBe(1);
+    const text = telemetry.registry.render();
+    for (const line of [
+      'connlog_agent_sessions_started_total{resource="db"} 2',
+      'connlog_agent_sessions_started_total{resource="web"} 1',
+      'connlog_agent_sessions_open{resource="db"} 0',
+      'connlog_agent_sessions_open{resource="web"} 1',
+      'connlog_agent_sessions_ended_total{resource="db",reason="client_closed"} 1',
+      'connlog_agent_sessions_ended_total{resource="db",reason="reset"} 1',
+      'connlog_agent_bytes_total{resource="db",direction="tx"} 15',
+      'connlog_agent_bytes_total{resource="db",direction="rx"} 3',
+    ]) {
+      expect(text).toContain(line);
+    }
+    expect(text).not.toContain('resource="web",reason=');
+    recorder.end(c, { reason: CloseReason.CLIENT_CLOSED, error: '' });
   });
 });

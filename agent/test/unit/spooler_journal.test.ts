@@ -6,7 +6,7 @@ import { CloseReason, EventKind } from '@connlog/proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ClosedBatch } from '../../src/publish/batcher.js';
 import { Spooler } from '../../src/publish/spooler.js';
-import { OpenSessionsJournal } from '../../src/session/journal.js';
+import { journalEvent, OpenSessionsJournal } from '../../src/session/journal.js';
 import { MemorySpool } from '../../src/spool/memory.js';
 import type { SpooledBatch } from '../../src/spool/spool.js';
 import { event, silentTelemetry } from './helpers.js';
@@ -56,7 +56,7 @@ describe('Spooler and the open-sessions journal', () => {
       batchSeq,
       payload: Uint8Array.of(batchSeq),
       events: 1,
-      journal: new Map([[last.sessionId, last]]),
+      journal: [journalEvent(last)],
     });
     spooler.push(batch(1, start));
     await waitFor(() => spool.appending.length === 1, 5000, 'the START batch appending');
