@@ -39,7 +39,3 @@ export function giveBlock(block: Buffer): void {
   if (free.length < MAX_FREE_BLOCKS) free.push(block);
 }
 
-/** Blocks on the free list (tests). */
-export function freeBlocks(): number {
-  return free.length;
-}
