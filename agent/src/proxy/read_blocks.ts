@@ -38,4 +38,3 @@ export function takeBlock(): Buffer {
 export function giveBlock(block: Buffer): void {
   if (free.length < MAX_FREE_BLOCKS) free.push(block);
 }
-
