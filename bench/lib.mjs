@@ -288,6 +288,12 @@ export function deepMerge(base, extra) {
   return out;
 }
 
+/**
+ * Node options for every agent a benchmark starts, from `BENCH_AGENT_NODE_ARGS`
+ * (space-separated), e.g. to A/B a V8 heap flag: `BENCH_AGENT_NODE_ARGS=--initial-old-space-size=64`.
+ */
+const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 /** Start a connlog agent proxying `resources` and publishing to `natsUrl`. */
 export async function connlogAgent(dir, natsUrl, resources, extra = {}, opts = {}) {
   const httpPort = await freePort();
@@ -307,7 +313,7 @@ export async function connlogAgent(dir, natsUrl, resources, extra = {}, opts = {
   writeFileSync(cfg, JSON.stringify(config, null, 2));
   const agent = daemon(
     process.execPath,
-    [...(opts.nodeArgs ?? []), AGENT_BIN, 'run', '--config', cfg],
+    [...AGENT_NODE_ARGS, ...(opts.nodeArgs ?? []), AGENT_BIN, 'run', '--config', cfg],
     {
       files: opts.files,
     },

@@ -1,7 +1,9 @@
 // Single- and multi-stream TCP throughput: iperf3 direct vs through HAProxy (mode tcp)
 // vs through socat vs through connlog-agent, measured side by side, alternated, several
 // rounds. Prints figures; asserts nothing.
-//   node bench/tcp_throughput.mjs [--rounds 3] [--seconds 5] [--streams 1,8] [--quick]
+// `--reverse` runs iperf3 -R: the bytes flow target → client (a download), the direction
+// in which the agent reads into its own buffers.
+//   node bench/tcp_throughput.mjs [--rounds 3] [--seconds 5] [--streams 1,8] [--reverse] [--quick]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
@@ -28,6 +30,7 @@ import {
 
 const run = promisify(execFile);
 const opt = options({ rounds: [3, 1], seconds: [5, 1], streams: ['1,8', '1,8'] });
+const reverse = process.argv.includes('--reverse');
 const streams = String(opt.streams).split(',').map(Number);
 requireTools('iperf3', 'nats-server', 'haproxy', 'socat');
 
@@ -83,6 +86,7 @@ try {
         '-P',
         String(n),
         '-J',
+        ...(reverse ? ['-R'] : []),
       ]).catch((err) => ({ stdout: err.stdout ?? '{}' }));
       const report = JSON.parse(stdout || '{}');
       const bps = report.end?.sum_received?.bits_per_second;
@@ -101,7 +105,7 @@ try {
     }
   }
   const lines = [
-    `iperf3, ${opt.seconds} s per run, ${opt.rounds} rounds alternated; Gbit/s, median (min–max)`,
+    `iperf3${reverse ? ' -R (target → client)' : ''}, ${opt.seconds} s per run, ${opt.rounds} rounds alternated; Gbit/s, median (min–max)`,
     '',
     '| streams | path | Gbit/s | vs HAProxy | vs direct |',
     '| --- | --- | --- | --- | --- |',
@@ -121,15 +125,15 @@ try {
       `| ${n} | agent/HAProxy per round | ${perRound.map((r) => fmt(r)).join(', ')} | | |`,
     );
     rows.push({
-      target: `TCP throughput, ${n} stream${n > 1 ? 's' : ''} (iperf3)`,
+      target: `TCP throughput, ${n} stream${n > 1 ? 's' : ''} (iperf3${reverse ? ' -R, target → client' : ''})`,
       reference: `HAProxy ${fmt(ha)} Gbit/s (direct ${fmt(direct)})`,
       measured: `${fmt(agent / ha)} × HAProxy (${fmt(agent)} Gbit/s)`,
       goal: '≥ 1.0',
       met: verdict(agent / ha >= 1),
     });
   }
-  record('tcp_throughput', {
-    command: `node bench/tcp_throughput.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --streams ${opt.streams}`,
+  record(reverse ? 'tcp_throughput_reverse' : 'tcp_throughput', {
+    command: `node bench/tcp_throughput.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --streams ${opt.streams}${reverse ? ' --reverse' : ''}`,
     rows,
     details: lines.join('\n'),
   });

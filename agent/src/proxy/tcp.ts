@@ -17,6 +17,7 @@ import {
 } from './close_reason.js';
 import { ProxyHeaderReader, type ClientState } from './header_reader.js';
 import { ResourceIdentity, type IdentityDeps } from './identity.js';
+import { giveBlock, sharedReadBuffer, takeBlock } from './read_blocks.js';
 
 const KEEPALIVE_MS = 60_000;
 const EMPTY = Buffer.alloc(0);
@@ -263,6 +264,9 @@ class TcpConnection {
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: KEEPALIVE_MS,
+      // Target bytes are read into the shared buffer, not a fresh Buffer per read: see
+      // read_blocks.ts for why that matters to the GC.
+      onread: { buffer: sharedReadBuffer, callback: (n) => this.fromTarget(n) },
     });
     this.upstream = upstream;
     this.dialTimer = setTimeout(
@@ -304,10 +308,7 @@ class TcpConnection {
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
-    upstream.on('data', (chunk: Buffer) => {
-      session.bytesRx += chunk.length;
-      if (!client.write(chunk)) upstream.pause();
-    });
+    // Target → client bytes arrive in fromTarget(); returning false from it stops reading.
     client.on('drain', () => upstream.resume());
 
     client.on('end', () => {
@@ -326,6 +327,18 @@ class TcpConnection {
       upstream.end();
     }
     client.resume();
+  }
+
+  /**
+   * `n` target bytes are in the shared read buffer: count them, copy them into a block
+   * the write may keep, and stop reading (false) while the client's buffer is full.
+   */
+  private fromTarget(n: number): boolean {
+    if (!this.connected) return false;
+    this.session.bytesRx += n;
+    const block = takeBlock();
+    sharedReadBuffer.copy(block, 0, 0, n);
+    return this.client.write(block.subarray(0, n), () => giveBlock(block));
   }
 
   private dialFailed(outcome: Outcome): void {

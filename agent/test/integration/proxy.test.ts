@@ -233,6 +233,68 @@ describe('TCP proxy → recorder → JetStream', () => {
     expect(end.seq).toBeGreaterThan(4);
   });
 
+  it('holds a fast target back while the client does not read, then delivers every byte', async () => {
+    // Far more than the kernel buffers between target, agent and client can hold: the
+    // target can only stay blocked short of the end if the agent stops reading it.
+    const total = 64 * 1024 * 1024;
+    const chunk = payload(64 * 1024);
+    let offered = 0;
+    let blocked = false;
+    const source = await target((socket) => {
+      const pump = (): void => {
+        while (offered < total) {
+          offered += chunk.length;
+          if (!socket.write(chunk)) {
+            blocked = true;
+            socket.once('drain', () => {
+              blocked = false;
+              pump();
+            });
+            return;
+          }
+        }
+        socket.end();
+      };
+      pump();
+    });
+    const agent = await agentFor([{ id: 'slowreader', target: `127.0.0.1:${source.port}` }]);
+    const { connect } = await import('node:net');
+    const socket = connect({ host: '127.0.0.1', port: portOf(agent) });
+    socket.pause();
+    let lastOffered = -1;
+    await waitFor(
+      () => {
+        const still = blocked && offered === lastOffered;
+        lastOffered = offered;
+        return still;
+      },
+      20_000,
+      'the target blocked by backpressure',
+    );
+    expect(offered).toBeLessThan(total);
+
+    // Every byte arrives, in order: the stream is `chunk` repeated.
+    let received = 0;
+    let corrupt = false;
+    socket.on('data', (data: Buffer) => {
+      for (let i = 0; i < data.length;) {
+        const at = (received + i) % chunk.length;
+        const n = Math.min(data.length - i, chunk.length - at);
+        if (!data.subarray(i, i + n).equals(chunk.subarray(at, at + n))) corrupt = true;
+        i += n;
+      }
+      received += data.length;
+    });
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.resume();
+    await ended;
+    socket.destroy();
+    expect(received).toBe(total);
+    expect(corrupt).toBe(false);
+    const { end } = await endOf('slowreader');
+    expect(end).toMatchObject({ bytesTx: 0, bytesRx: total });
+  });
+
   it('records 300 concurrent sessions, each END exact', async () => {
     const server = await target((socket) => {
       socket.on('data', (chunk: Buffer) => socket.write(chunk));
