@@ -10,6 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 export const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const AGENT_BIN = join(repo, 'agent', 'bin', 'connlog-agent.js');
+/**
+ * Node flags from a bin's shebang (`#!/usr/bin/env -S node <flags>`). An installed agent
+ * runs with them (the kernel and the package managers' bin shims honour the shebang),
+ * so the benchmarks start `node <flags> <bin>` to measure what an operator runs.
+ */
+export function shebangNodeFlags(bin) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\s*\/usr\/bin\/env\s+(?:-S\s+)?node((?:\s+\S+)*)\s*$/.exec(first);
+  return match ? match[1].split(/\s+/).filter(Boolean) : [];
+}
+export const AGENT_NODE_FLAGS = shebangNodeFlags(AGENT_BIN);
 export const COLLECTOR_BIN = join(repo, 'collector', 'bin', 'connlog-collector.js');
 export const GEN = join(repo, 'bench', 'gen');
 
@@ -313,7 +324,17 @@ export async function connlogAgent(dir, natsUrl, resources, extra = {}, opts = {
   writeFileSync(cfg, JSON.stringify(config, null, 2));
   const agent = daemon(
     process.execPath,
-    [...AGENT_NODE_ARGS, ...(opts.nodeArgs ?? []), AGENT_BIN, 'run', '--config', cfg],
+    // BENCH_AGENT_NODE_ARGS and `opts.nodeArgs` come after the bin's own flags, so they
+    // override them.
+    [
+      ...AGENT_NODE_FLAGS,
+      ...AGENT_NODE_ARGS,
+      ...(opts.nodeArgs ?? []),
+      AGENT_BIN,
+      'run',
+      '--config',
+      cfg,
+    ],
     {
       files: opts.files,
     },

@@ -6,6 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  AGENT_NODE_FLAGS,
   echoBehindAgent,
   GEN,
   bareProxy,
@@ -130,6 +131,7 @@ try {
     `| haproxy | ${fmt(haIdle / MiB, 1)} MiB | ${fmt(haLoaded / MiB, 1)} MiB | ${fmt((haLoaded - haIdle) / haHeld.held / 1024, 2)} KiB |`,
     `| node-bare-proxy (records nothing) | ${fmt(bareIdle / MiB, 1)} MiB | ${fmt(bareLoaded / MiB, 1)} MiB | ${fmt((bareLoaded - bareIdle) / bareHeld.held / 1024, 2)} KiB |`,
     '',
+    `The agent ran as \`node ${[...AGENT_NODE_FLAGS, ...nodeArgs].join(' ')} bin/connlog-agent.js\` (its shebang's flags${nodeArgs.length ? ', then --node-args' : ''}).`,
     `Client held ${held.held} sessions through the agent (${held.errors} errors); the agent reported ${open} open.`,
     capped
       ? `The hard open-file limit here is ${HARD} (not raisable without CAP_SYS_RESOURCE) and a proxied session needs 2 descriptors, so ${sessions} sessions were held; ${wanted} is extrapolated from the measured ${fmt(perSession / 1024, 2)} KiB per session.`

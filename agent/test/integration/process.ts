@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@connlog/testkit';
 import { stringify } from 'yaml';
@@ -23,7 +24,10 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
 /** Spawn the real `connlog-agent run` (needs `pnpm build`) and wait for `/healthz`. */
 export async function spawnAgent(configFile: string, httpListen: string): Promise<AgentProcess> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run pnpm build first`);
-  const child = spawn(process.execPath, [AGENT_BIN, 'run', '--config', configFile], {
+  // Executed as an operator's install runs it: the kernel reads the shebang, so its node
+  // flags apply (env finds `node` on PATH: the one running the tests goes first).
+  const child = spawn(AGENT_BIN, ['run', '--config', configFile], {
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

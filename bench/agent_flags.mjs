@@ -1,0 +1,144 @@
+// A/B of the Node/V8 flags the agent runs with: two or three agents side by side (one
+// NATS, one echo target, one iperf3 server), each started as
+// `node <bin's shebang flags> <these flags> bin/connlog-agent.js`, alternated per round:
+// churn (connect → 64 B → echo → close, 64 loops) and one iperf3 stream through each.
+// Prints sessions/s, the agent's CPU µs per session (utime + stime from /proc), Gbit/s
+// and CPU s per GB: CPU per unit of work holds up on a busy machine where rates do not.
+//   node bench/agent_flags.mjs --a "" --b "--max-semi-space-size=16" [--c "..."]
+//                              [--rounds 3] [--seconds 5]
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  connlogAgent,
+  daemon,
+  echoServer,
+  ensureStream,
+  freePort,
+  generator,
+  median,
+  options,
+  requireTools,
+  sleep,
+  startNats,
+  waitPort,
+  workDir,
+} from './lib.mjs';
+
+const opt = options({ a: ['', ''], b: ['', ''], c: ['-', '-'], rounds: [3, 1], seconds: [5, 1] });
+requireTools('nats-server', 'iperf3');
+const run = promisify(execFile);
+const FILES = 65_536;
+
+/** CPU seconds (user + system) of a process so far. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function iperfGbits(port, seconds) {
+  for (let attempt = 1; ; attempt += 1) {
+    const { stdout } = await run('iperf3', [
+      '-c',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      String(seconds),
+      '-J',
+    ]).catch((err) => ({ stdout: err.stdout ?? '{}' }));
+    const bps = JSON.parse(stdout || '{}').end?.sum_received?.bits_per_second;
+    if (bps !== undefined) return bps / 1e9;
+    if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${stdout}`);
+    await sleep(1000);
+  }
+}
+
+const dir = workDir('agent-flags');
+const procs = [];
+try {
+  const echo = await echoServer(FILES);
+  procs.push(echo);
+  const iperfPort = await freePort();
+  procs.push(daemon('iperf3', ['-s', '-p', String(iperfPort), '-B', '127.0.0.1']));
+  await waitPort(iperfPort);
+  const nats = await startNats(dir.path);
+  procs.push(nats);
+  await ensureStream(nats.url);
+  const configs = [
+    ['A', opt.a],
+    ['B', opt.b],
+  ];
+  if (opt.c !== '-') configs.push(['C', opt.c]);
+  const agents = [];
+  for (const [name, flags] of configs) {
+    const echoPort = await freePort();
+    const iperfProxyPort = await freePort();
+    mkdirSync(join(dir.path, name));
+    const agent = await connlogAgent(
+      join(dir.path, name),
+      nats.url,
+      [
+        {
+          id: 'echo',
+          protocol: 'tcp',
+          listen: `127.0.0.1:${echoPort}`,
+          target: `127.0.0.1:${echo.port}`,
+        },
+        {
+          id: 'iperf',
+          protocol: 'tcp',
+          listen: `127.0.0.1:${iperfProxyPort}`,
+          target: `127.0.0.1:${iperfPort}`,
+        },
+      ],
+      {},
+      { files: FILES, nodeArgs: String(flags).split(' ').filter(Boolean) },
+    );
+    procs.push(agent);
+    agents.push({
+      name,
+      flags,
+      agent,
+      echoPort,
+      iperfProxyPort,
+      rate: [],
+      usPerSession: [],
+      gbps: [],
+      sPerGB: [],
+    });
+  }
+  for (let round = 0; round < opt.rounds; round += 1) {
+    const order = round % 2 === 0 ? agents : [...agents].reverse();
+    for (const a of order) {
+      const before = cpuSeconds(a.agent.pid);
+      const r = await generator(
+        'churn_client.mjs',
+        ['--port', String(a.echoPort), '--seconds', String(opt.seconds), '--concurrency', '64'],
+        { files: FILES },
+      );
+      await sleep(300); // the last sessions' END events
+      a.rate.push(r.sessions / r.seconds);
+      a.usPerSession.push(((cpuSeconds(a.agent.pid) - before) / r.sessions) * 1e6);
+    }
+    for (const a of order) {
+      const before = cpuSeconds(a.agent.pid);
+      const gbps = await iperfGbits(a.iperfProxyPort, opt.seconds);
+      a.gbps.push(gbps);
+      a.sPerGB.push((cpuSeconds(a.agent.pid) - before) / ((gbps * opt.seconds) / 8));
+    }
+  }
+  const list = (values, digits) => values.map((v) => v.toFixed(digits)).join(', ');
+  console.log(`${opt.rounds} rounds of ${opt.seconds} s, alternated; median [each round]`);
+  for (const a of agents) {
+    console.log(
+      `${a.name} flags "${a.flags}": churn ${median(a.rate).toFixed(0)} sessions/s [${list(a.rate, 0)}], ` +
+        `${median(a.usPerSession).toFixed(0)} µs CPU/session [${list(a.usPerSession, 0)}]; ` +
+        `iperf3 ${median(a.gbps).toFixed(2)} Gbit/s [${list(a.gbps, 2)}], ${median(a.sPerGB).toFixed(2)} s CPU/GB [${list(a.sPerGB, 2)}]`,
+    );
+  }
+} finally {
+  for (const proc of procs.reverse()) await proc.stop();
+  dir.remove();
+}
