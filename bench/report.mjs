@@ -27,12 +27,14 @@ const ORDER = [
  */
 const NOTES = {
   tcp_throughput:
-    'bound by Node.js (bare pipe proxy 0.5–0.7 × HAProxy); agent GC from read buffers, see proposals',
-  tcp_churn: 'bare Node proxy 0.45–0.84 × HAProxy; agent ~2× its CPU per session',
-  tcp_latency: 'bare Node proxy adds about as much',
-  tcp_memory: 'bare Node proxy: ~10.5 KiB/session, 43.5 MiB idle',
+    'bound by Node.js (bare pipe proxy 0.5–0.8 × HAProxy, one thread); Mark-Compact storm fixed by --initial-old-space-size',
+  tcp_churn:
+    'bare Node proxy 0.45–0.84 × HAProxy; events encoded once, per-resource metric series (−12–16 % CPU/session)',
+  tcp_latency: 'bare Node proxy adds about as much; p99 swings by ms between rounds here',
+  tcp_memory:
+    'bin shebang: --max-semi-space-size=2 --heap-growing-percent=20 --initial-old-space-size=64',
   pipeline:
-    'inserts as JSONCompactEachRow (engine ceiling ~2× JSONEachRow); engine alone < 200k/s here',
+    'RowBinary staged inserts (engine alone ~2–3× the text format); collector ~10 CPU-s per million events',
   storage: 'session_id is most of it',
   api: 'export rendered by the engine, one query per day (was ~20k rows/s, +2.1 GiB)',
 };
