@@ -17,6 +17,10 @@
  * write has completed. Blocks in flight are bounded by backpressure (a connection stops
  * reading when its client's write buffer is full); the free list keeps at most
  * `MAX_FREE_BLOCKS` (policy when full: the returned block is dropped and left to GC).
+ * Backpressure counts the bytes written, not the block holding them, so a small read
+ * gets an exact-size copy instead: a target trickling 1-byte reads to a slow client
+ * would otherwise pin a 64 KiB block per byte in flight. Above `SMALL_READ` a block
+ * holds at most 4 × its bytes.
  */
 
 /** libuv's read size for a stream; a read never returns more. */
@@ -24,17 +28,30 @@ export const READ_SIZE = 64 * 1024;
 /** 2 MiB kept for reuse at most. */
 export const MAX_FREE_BLOCKS = 32;
 
+/** Reads below this size are copied into an exact-size Buffer rather than a block. */
+export const SMALL_READ = READ_SIZE / 4;
+
 /** Shared by every target socket: only ever read from inside the read callback. */
 export const sharedReadBuffer: Buffer = Buffer.allocUnsafeSlow(READ_SIZE);
 
 const free: Buffer[] = [];
 
-/** A block of `READ_SIZE` bytes that no pending write refers to. */
-export function takeBlock(): Buffer {
-  return free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+/**
+ * A copy of the first `n` bytes of the shared buffer that a pending write may keep, and
+ * what to call once that write has completed (or failed).
+ */
+export function copyRead(n: number): { chunk: Buffer; done: (() => void) | undefined } {
+  if (n < SMALL_READ) {
+    const chunk = Buffer.allocUnsafe(n);
+    sharedReadBuffer.copy(chunk, 0, 0, n);
+    return { chunk, done: undefined };
+  }
+  const block = free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+  sharedReadBuffer.copy(block, 0, 0, n);
+  return { chunk: block.subarray(0, n), done: () => giveBlock(block) };
 }
 
 /** Give back a block whose write has completed (or failed). */
-export function giveBlock(block: Buffer): void {
+function giveBlock(block: Buffer): void {
   if (free.length < MAX_FREE_BLOCKS) free.push(block);
 }

@@ -17,7 +17,7 @@ import {
 } from './close_reason.js';
 import { ProxyHeaderReader, type ClientState } from './header_reader.js';
 import { ResourceIdentity, type IdentityDeps } from './identity.js';
-import { giveBlock, sharedReadBuffer, takeBlock } from './read_blocks.js';
+import { copyRead, sharedReadBuffer } from './read_blocks.js';
 
 const KEEPALIVE_MS = 60_000;
 const EMPTY = Buffer.alloc(0);
@@ -330,15 +330,14 @@ class TcpConnection {
   }
 
   /**
-   * `n` target bytes are in the shared read buffer: count them, copy them into a block
-   * the write may keep, and stop reading (false) while the client's buffer is full.
+   * `n` target bytes are in the shared read buffer: count them, copy them out for the
+   * write, and stop reading (false) while the client's buffer is full.
    */
   private fromTarget(n: number): boolean {
     if (!this.connected) return false;
     this.session.bytesRx += n;
-    const block = takeBlock();
-    sharedReadBuffer.copy(block, 0, 0, n);
-    return this.client.write(block.subarray(0, n), () => giveBlock(block));
+    const { chunk, done } = copyRead(n);
+    return this.client.write(chunk, done);
   }
 
   private dialFailed(outcome: Outcome): void {
