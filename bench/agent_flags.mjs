@@ -6,10 +6,8 @@
 // and CPU s per GB: CPU per unit of work holds up on a busy machine where rates do not.
 //   node bench/agent_flags.mjs --a "" --b "--max-semi-space-size=16" [--c "..."]
 //                              [--rounds 3] [--seconds 5]
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import {
   connlogAgent,
   daemon,
@@ -20,6 +18,7 @@ import {
   median,
   options,
   requireTools,
+  iperfGbits,
   sleep,
   startNats,
   waitPort,
@@ -28,31 +27,12 @@ import {
 
 const opt = options({ a: ['', ''], b: ['', ''], c: ['-', '-'], rounds: [3, 1], seconds: [5, 1] });
 requireTools('nats-server', 'iperf3');
-const run = promisify(execFile);
 const FILES = 65_536;
 
 /** CPU seconds (user + system) of a process so far. */
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function iperfGbits(port, seconds) {
-  for (let attempt = 1; ; attempt += 1) {
-    const { stdout } = await run('iperf3', [
-      '-c',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-t',
-      String(seconds),
-      '-J',
-    ]).catch((err) => ({ stdout: err.stdout ?? '{}' }));
-    const bps = JSON.parse(stdout || '{}').end?.sum_received?.bits_per_second;
-    if (bps !== undefined) return bps / 1e9;
-    if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${stdout}`);
-    await sleep(1000);
-  }
 }
 
 const dir = workDir('agent-flags');
@@ -124,7 +104,7 @@ try {
     }
     for (const a of order) {
       const before = cpuSeconds(a.agent.pid);
-      const gbps = await iperfGbits(a.iperfProxyPort, opt.seconds);
+      const gbps = await iperfGbits(a.iperfProxyPort, { seconds: opt.seconds });
       a.gbps.push(gbps);
       a.sPerGB.push((cpuSeconds(a.agent.pid) - before) / ((gbps * opt.seconds) / 8));
     }

@@ -1,12 +1,13 @@
 // Helpers shared by the benchmark scripts: start reference proxies and connlog
 // processes, run load generators as separate processes, summarize rounds, and record
 // results for the report (bench/report.mjs).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const AGENT_BIN = join(repo, 'agent', 'bin', 'connlog-agent.js');
@@ -214,6 +215,36 @@ export async function waitUntil(predicate, timeoutMs, what) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One iperf3 client run to `127.0.0.1:port`; Gbit/s received. The iperf3 server takes
+ * one test at a time and may still be closing the last one (a relay's connections
+ * linger a moment), so a "busy" answer is retried (5 attempts, 1 s apart).
+ */
+export async function iperfGbits(port, { seconds, streams = 1, reverse = false }) {
+  const args = [
+    '-c',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    String(seconds),
+    '-P',
+    String(streams),
+    '-J',
+  ];
+  if (reverse) args.push('-R');
+  for (let attempt = 1; ; attempt += 1) {
+    const { stdout } = await promisify(execFile)('iperf3', args).catch((err) => ({
+      stdout: err.stdout ?? '{}',
+    }));
+    const report = JSON.parse(stdout || '{}');
+    const bps = report.end?.sum_received?.bits_per_second;
+    if (bps !== undefined) return bps / 1e9;
+    if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${report.error ?? stdout}`);
+    await sleep(1000);
+  }
+}
 
 export function haproxy(dir, listenPort, targetPort, maxconn = 4096) {
   const cfg = join(dir, `haproxy-${listenPort}.cfg`);

@@ -4,8 +4,6 @@
 // `--reverse` runs iperf3 -R: the bytes flow target → client (a download), the direction
 // in which the agent reads into its own buffers.
 //   node bench/tcp_throughput.mjs [--rounds 3] [--seconds 5] [--streams 1,8] [--reverse] [--quick]
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
   alternate,
   bareProxy,
@@ -18,7 +16,7 @@ import {
   median,
   options,
   record,
-  sleep,
+  iperfGbits,
   requireTools,
   socat,
   startNats,
@@ -28,7 +26,6 @@ import {
   workDir,
 } from './lib.mjs';
 
-const run = promisify(execFile);
 const opt = options({ rounds: [3, 1], seconds: [5, 1], streams: ['1,8', '1,8'] });
 const reverse = process.argv.includes('--reverse');
 const streams = String(opt.streams).split(',').map(Number);
@@ -69,37 +66,11 @@ try {
     ['connlog-agent', agentPort],
   ];
 
-  /**
-   * One iperf3 run; Gbit/s received. The iperf3 server takes one test at a time and
-   * may still be closing the last one (a relay's connections linger a moment), so a
-   * "busy" answer is retried.
-   */
-  const iperf = async (port, n) => {
-    for (let attempt = 1; ; attempt += 1) {
-      const { stdout } = await run('iperf3', [
-        '-c',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-t',
-        String(opt.seconds),
-        '-P',
-        String(n),
-        '-J',
-        ...(reverse ? ['-R'] : []),
-      ]).catch((err) => ({ stdout: err.stdout ?? '{}' }));
-      const report = JSON.parse(stdout || '{}');
-      const bps = report.end?.sum_received?.bits_per_second;
-      if (bps !== undefined) return bps / 1e9;
-      if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${report.error ?? stdout}`);
-      await sleep(1000);
-    }
-  };
   const results = {};
   for (const n of streams) {
     for (let round = 0; round < opt.rounds; round += 1) {
       for (const [name, port] of alternate(paths, round)) {
-        const gbps = await iperf(port, n);
+        const gbps = await iperfGbits(port, { seconds: opt.seconds, streams: n, reverse });
         (results[`${n}:${name}`] ??= []).push(gbps);
       }
     }
