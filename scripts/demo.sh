@@ -49,7 +49,7 @@ PIDS+=($!)
 wait_http http://127.0.0.1:8222/healthz nats
 
 log "starting connlog-collector (embedded ClickHouse in .demo/collector/clickhouse)"
-node collector/bin/connlog-collector.js run --config deploy/demo/collector.yaml >.demo/collector.log 2>&1 &
+collector/bin/connlog-collector.js run --config deploy/demo/collector.yaml >.demo/collector.log 2>&1 &
 PIDS+=($!)
 wait_http http://127.0.0.1:8080/healthz collector
 
@@ -58,7 +58,7 @@ node scripts/demo/target.mjs 25432 >.demo/target.log 2>&1 &
 PIDS+=($!)
 
 log "starting connlog-agent (org demo, site laptop)"
-node agent/bin/connlog-agent.js run --config deploy/demo/agent.yaml >.demo/agent.log 2>&1 &
+agent/bin/connlog-agent.js run --config deploy/demo/agent.yaml >.demo/agent.log 2>&1 &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
 wait_http http://127.0.0.1:9464/healthz agent

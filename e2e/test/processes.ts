@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { waitFor } from '@connlog/testkit';
+import { shebangNodeFlags, waitFor } from '@connlog/testkit';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,7 +29,8 @@ export function writeYaml(dir: string, name: string, value: unknown): string {
 }
 
 export function spawnDaemon(name: string, bin: string, args: string[]): Daemon {
-  const child = spawn(process.execPath, [bin, ...args], {
+  // The shebang's node flags (the agent's memory flags) are part of what an operator runs.
+  const child = spawn(process.execPath, [...shebangNodeFlags(bin), bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_ENV: 'test' },
   });

@@ -6,3 +6,4 @@ export { freePort } from './ports.js';
 export { blackHole } from './black_hole.js';
 export { uuidv7 } from './uuid.js';
 export type { BlackHole } from './black_hole.js';
+export { shebangNodeFlags } from './node_bin.js';
