@@ -9,8 +9,13 @@
 //  3. the ceiling: the same rows inserted straight into the embedded engine through
 //     the collector's store, in a process of its own (bench/gen/store_ceiling.mjs),
 //     alternated with (1) over the rounds.
+// During (1) the CPU of every process is read from /proc (collector: all threads and its
+// JavaScript thread alone; nats-server; the publishers), per million events: what the
+// pipeline costs, and the rate the machine's cores could sustain at that cost.
 //   node bench/pipeline.mjs [--rounds 3] [--seconds 10] [--latency-seconds 20]
 //       [--latency-rate 20000] [--agents 4] [--quick]
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createKey, sqlClient } from './collector_kit.mjs';
 import {
@@ -49,6 +54,18 @@ const opt = options({
 });
 requireTools('nats-server');
 
+/** Seconds of CPU (user + system) a /proc stat file counts; Linux's clock tick is 1/100 s. */
+function statCpu(file) {
+  const text = readFileSync(file, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+/** CPU seconds a process used so far: all its threads, and its main (JavaScript) thread. */
+const cpuOf = (pid) => ({
+  all: statCpu(`/proc/${pid}/stat`),
+  main: statCpu(`/proc/${pid}/task/${pid}/stat`),
+});
+
 const dir = workDir('pipeline');
 const procs = [];
 let nextBatch = 1;
@@ -84,11 +101,15 @@ try {
   const sustained = [];
   const publishRates = [];
   const ceiling = [];
+  // CPU seconds per million events of each sustained round.
+  const cpu = { collector: [], collectorJs: [], nats: [], publishers: [] };
   let expected = 0;
   for (let round = 0; round < opt.rounds; round += 1) {
     const steps = [
       async () => {
         const before = await inserted();
+        const c0 = cpuOf(collector.pid);
+        const n0 = cpuOf(nats.pid).all;
         const t0 = performance.now();
         const r = await publish([
           '--seconds',
@@ -106,6 +127,12 @@ try {
           'the collector to insert every event',
         );
         sustained.push(r.events / ((performance.now() - t0) / 1000));
+        const c1 = cpuOf(collector.pid);
+        const perMillion = (seconds) => (seconds / r.events) * 1e6;
+        cpu.collector.push(perMillion(c1.all - c0.all));
+        cpu.collectorJs.push(perMillion(c1.main - c0.main));
+        cpu.nats.push(perMillion(cpuOf(nats.pid).all - n0));
+        cpu.publishers.push(perMillion(r.cpuSeconds));
       },
       async () => {
         const r = await generator('store_ceiling.mjs', [
@@ -167,12 +194,40 @@ try {
 
   const sustainedMedian = median(sustained);
   const ceilingMedian = median(ceiling);
+  // What the machine could sustain at the measured cost per event, assuming it stays
+  // constant with rate: every core busy with the pipeline's processes, and the
+  // collector's JavaScript thread (one core at most) on its own.
+  const cores = availableParallelism();
+  const perEvent = {
+    collector: median(cpu.collector),
+    collectorJs: median(cpu.collectorJs),
+    nats: median(cpu.nats),
+    publishers: median(cpu.publishers),
+  };
+  const totalPerMillion = perEvent.collector + perEvent.nats + perEvent.publishers;
+  const coresBound = (cores / totalPerMillion) * 1e6;
+  const jsBound = (1 / perEvent.collectorJs) * 1e6;
+  const coresAtTarget = (200_000 * totalPerMillion) / 1e6;
   const details = [
     `| figure | median (min–max) over ${opt.rounds} rounds |`,
     '| --- | --- |',
     `| sustained end to end, events/s (publish start → last row inserted) | ${summary(sustained, 0)} |`,
     `| JetStream publish rate of the simulated agents, events/s | ${summary(publishRates, 0)} |`,
     `| embedded engine alone (store.insertSessions, ${20000}-row INSERTs), rows/s | ${summary(ceiling, 0)} |`,
+    '',
+    `CPU per million events in the sustained runs (/proc, median (min–max) over ${opt.rounds} rounds):`,
+    '',
+    '| process | CPU-s per million events |',
+    '| --- | --- |',
+    `| connlog-collector, all threads (JavaScript + engine) | ${summary(cpu.collector, 2)} |`,
+    `| connlog-collector, JavaScript thread | ${summary(cpu.collectorJs, 2)} |`,
+    `| nats-server | ${summary(cpu.nats, 2)} |`,
+    `| simulated agents (publishers) | ${summary(cpu.publishers, 2)} |`,
+    `| all | ${fmt(totalPerMillion, 2)} |`,
+    '',
+    `At these costs, ${cores} cores sustain at most ${fmt(coresBound, 0)} events/s with every core busy, and the ` +
+      `collector's JavaScript thread at most ${fmt(jsBound, 0)} events/s on a core of its own; ` +
+      `200,000 events/s would need ${fmt(coresAtTarget, 2)} cores (assuming the cost per event stays constant with rate).`,
     '',
     `${opt.agents} simulated agents, ${opt.events} events per batch (START/END pairs), ${opt.total} events per round. ` +
       `Loss check: ${expected} events published, ${rowsInserted} rows inserted, ${counts.sessions} distinct sessions, ` +

@@ -2,7 +2,7 @@
 // bounded window of unacked publishes, at `rate` events/s (0 = as fast as acks allow)
 // for `seconds`. With --markers, the first batch of every `markerEvery` ms is encoded
 // on the spot with a marker event (resource_id "marker", bytes_tx = send time, on an
-// END so that merges keep it), for the latency benchmark. Prints one JSON line: { events, batches, seconds, errors, markers, ... }.
+// END so that merges keep it), for the latency benchmark. Prints one JSON line: { events, batches, seconds, errors, markers, cpuSeconds, ... }.
 //   node publisher.mjs --nats URL [--agents 4] [--events 1000] [--rate 0] [--seconds 10]
 //       [--window 64] [--org bench] [--markers] [--first-batch 1] [--max-events 0 (no cap)]
 import { connect } from '@nats-io/transport-node';
@@ -44,6 +44,8 @@ let errors = 0;
 let acked = 0;
 let wake;
 const started = performance.now();
+// CPU from the first publish on: the import and connect before it are not per event.
+const cpuAtStart = process.cpuUsage();
 const deadline = started + seconds * 1000;
 let batches = 0;
 let n = Number(values['first-batch']);
@@ -105,6 +107,7 @@ while (performance.now() < deadline && batches < maxBatches) {
 while (inFlight > 0) await new Promise((resolve) => (wake = resolve));
 const elapsed = (performance.now() - started) / 1000;
 await nc.drain();
+const cpu = process.cpuUsage(cpuAtStart);
 console.log(
   JSON.stringify({
     events: acked * events,
@@ -114,5 +117,7 @@ console.log(
     markers,
     bytesPerBatch: factories[0].bytes,
     nextBatch: n,
+    // This process's CPU (user + system) while publishing, for the pipeline's CPU accounting.
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
   }),
 );
