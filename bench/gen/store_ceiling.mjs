@@ -2,7 +2,7 @@
 // batches the simulated agents send, then INSERT them through the collector's store
 // (in-process chDB, fresh data dir) in `batchRows`-row statements for `seconds`.
 // Only the inserts are timed. Prints one JSON line: { rows, seconds }.
-//   node store_ceiling.mjs --dir D [--seconds 10] [--batch-rows 20000] [--events 1000]
+//   node store_ceiling.mjs --dir D [--seconds 10] [--batch-rows 100000] [--events 1000]
 import { parseArgs } from 'node:util';
 import { decoder, openStore } from '../collector_kit.mjs';
 import { batchFactory } from './batches.mjs';
@@ -11,7 +11,7 @@ const { values } = parseArgs({
   options: {
     dir: { type: 'string' },
     seconds: { type: 'string', default: '10' },
-    'batch-rows': { type: 'string', default: '20000' },
+    'batch-rows': { type: 'string', default: '100000' },
     events: { type: 'string', default: '1000' },
   },
 });

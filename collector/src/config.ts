@@ -78,7 +78,7 @@ export interface ConsumerConfig {
   /**
    * Messages delivered but not acked yet; JetStream pauses delivery at this bound.
    * Must be at least `ingest.maxBatchRows` so a batch can fill with one-event messages.
-   * @default 20000
+   * @default 100000
    */
   readonly maxAckPending: number;
   /**
@@ -119,8 +119,11 @@ export interface IngestConfig {
   /**
    * Rows per INSERT: the batch is flushed when it reaches this many rows (or at
    * `flushInterval`). One message's events always go into one batch, so a batch may
-   * exceed this by at most one message.
-   * @default 20000
+   * exceed this by at most one message. 100,000 because the engine's cost per INSERT is
+   * high: 20,000-row INSERTs cost the embedded engine ~4.7 CPU-s per million rows,
+   * 100,000-row ones ~3.5 (docs/benchmarks.md); below the rate that fills a batch,
+   * `flushInterval` decides and the size does not matter.
+   * @default 100000
    */
   readonly maxBatchRows: number;
   /** Longest time a row waits for its INSERT, in ms (YAML accepts "1s"). @default 1000 */
@@ -219,7 +222,7 @@ export const CONFIG_FIELDS: Readonly<Record<string, Field>> = {
   'nats.stream.duplicateWindow': { kind: 'duration', default: 120_000, min: 1000 },
   'nats.stream.replicas': { kind: 'integer', default: 1, min: 1, max: 5 },
   'nats.consumer.durable': { kind: 'name', default: 'connlog-collector' },
-  'nats.consumer.maxAckPending': { kind: 'integer', default: 20_000, min: 1, max: 1_000_000 },
+  'nats.consumer.maxAckPending': { kind: 'integer', default: 100_000, min: 1, max: 1_000_000 },
   'nats.consumer.ackWait': { kind: 'duration', default: 60_000, min: 1000 },
   'nats.deadLetter.stream': { kind: 'name', default: 'CONNLOG_DEAD' },
   'nats.deadLetter.maxBytes': { kind: 'size', default: 256 * 1024 ** 2, min: 1 },
@@ -229,7 +232,7 @@ export const CONFIG_FIELDS: Readonly<Record<string, Field>> = {
   'clickhouse.password': { kind: 'string', default: '' },
   'clickhouse.database': { kind: 'identifier', default: 'connlog' },
   'clickhouse.cluster': { kind: 'identifier' },
-  'ingest.maxBatchRows': { kind: 'integer', default: 20_000, min: 1, max: 1_000_000 },
+  'ingest.maxBatchRows': { kind: 'integer', default: 100_000, min: 1, max: 1_000_000 },
   'ingest.flushInterval': { kind: 'duration', default: 1000, min: 10, max: 60_000 },
   // -1 (keep forever), 0 (do not store) or 1..3650: every integer of -1..3650.
   'retention.defaultDays': {

@@ -29,11 +29,11 @@ describe('config', () => {
     });
     expect(config.nats.consumer).toEqual({
       durable: 'connlog-collector',
-      maxAckPending: 20_000,
+      maxAckPending: 100_000,
       ackWait: 60_000,
     });
     expect(config.clickhouse).toEqual({ username: 'default', password: '', database: 'connlog' });
-    expect(config.ingest).toEqual({ maxBatchRows: 20_000, flushInterval: 1000 });
+    expect(config.ingest).toEqual({ maxBatchRows: 100_000, flushInterval: 1000 });
     expect(config.retention.defaultDays).toBe(30);
     expect(config.http.listen).toBe('127.0.0.1:8080');
     expect(config.log.level).toBe('info');
