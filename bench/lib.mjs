@@ -207,12 +207,17 @@ export async function waitUntil(predicate, timeoutMs, what) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One iperf3 client run to `127.0.0.1:port` (see iperf); Gbit/s received. */
+export async function iperfGbits(port, opts) {
+  return (await iperf(port, opts)).gbps;
+}
+
 /**
- * One iperf3 client run to `127.0.0.1:port`; Gbit/s received. The iperf3 server takes
- * one test at a time and may still be closing the last one (a relay's connections
- * linger a moment), so a "busy" answer is retried (5 attempts, 1 s apart).
+ * One iperf3 client run to `127.0.0.1:port`: Gbit/s and bytes received. The iperf3
+ * server takes one test at a time and may still be closing the last one (a relay's
+ * connections linger a moment), so a "busy" answer is retried (5 attempts, 1 s apart).
  */
-export async function iperfGbits(port, { seconds, streams = 1, reverse = false }) {
+export async function iperf(port, { seconds, streams = 1, reverse = false }) {
   const args = [
     '-c',
     '127.0.0.1',
@@ -230,8 +235,10 @@ export async function iperfGbits(port, { seconds, streams = 1, reverse = false }
       stdout: err.stdout ?? '{}',
     }));
     const report = JSON.parse(stdout || '{}');
-    const bps = report.end?.sum_received?.bits_per_second;
-    if (bps !== undefined) return bps / 1e9;
+    const received = report.end?.sum_received;
+    if (received?.bits_per_second !== undefined) {
+      return { gbps: received.bits_per_second / 1e9, bytes: received.bytes };
+    }
     if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${report.error ?? stdout}`);
     await sleep(1000);
   }
