@@ -205,6 +205,7 @@ try {
     '| size | path | proxy | proxy JS | generator | echo server | nats-server | sum | 2 cores at that cost, datagrams/s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
+  const ceilings = [];
   for (const size of sizes) {
     for (const [name] of paths) {
       const key = `${size}:${name}`;
@@ -214,6 +215,15 @@ try {
       );
     }
     const key = `${size}:connlog-agent`;
+    // 0.5 × direct's datagrams/s, carried by one JavaScript thread, leaves it this much
+    // CPU per datagram (direct's exchanges/s are half its datagrams/s).
+    const half = median(results[`${size}:direct`]);
+    ceilings.push(
+      `Ceiling, ${size} B: 0.5 × direct is ${fmt(half, 0)} datagrams/s, which leaves the agent's JS thread ` +
+        `≤ ${fmt(1e6 / half, 1)} µs per datagram at a full core; it spends ${fmt(us(key, 'proxyJs'), 1)} µs ` +
+        `(${fmt(us(key, 'proxy'), 1)} µs all threads), so it can carry at most ${fmt(1e6 / us(key, 'proxyJs'), 0)} datagrams/s ` +
+        `(${fmt(1e6 / us(key, 'proxyJs') / (2 * half))} × direct).`,
+    );
     rows.push({
       target: `UDP, ${size} B datagrams: CPU per datagram`,
       reference: `echo server ${fmt(us(`${size}:direct`, 'target'), 1)} µs${withSocat ? `; socat ${fmt(us(`${size}:socat`, 'proxy'), 1)} µs` : ''}`,
@@ -228,6 +238,8 @@ try {
     ...table,
     '',
     ...cpuTable,
+    '',
+    ...ceilings,
     '',
     `Requests counted as lost (no reply within 200 ms, all paths, all runs): ${lost}. ` +
       `Sessions the agent recorded: ${sessions} (every flow of every run through it).`,
