@@ -6,10 +6,11 @@
 // and CPU s per GB: CPU per unit of work holds up on a busy machine where rates do not.
 //   node bench/agent_flags.mjs --a "" --b "--max-semi-space-size=16" [--c "..."]
 //                              [--rounds 3] [--seconds 5]
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   connlogAgent,
+  cpuSeconds,
   daemon,
   echoServer,
   ensureStream,
@@ -28,12 +29,6 @@ import {
 const opt = options({ a: ['', ''], b: ['', ''], c: ['-', '-'], rounds: [3, 1], seconds: [5, 1] });
 requireTools('nats-server', 'iperf3');
 const FILES = 65_536;
-
-/** CPU seconds (user + system) of a process so far. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const dir = workDir('agent-flags');
 const procs = [];

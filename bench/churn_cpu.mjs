@@ -7,10 +7,10 @@
 // processes competing for the cores; sessions/s is not.
 //   node bench/churn_cpu.mjs --other /work/wt-main [--rounds 4] [--seconds 5]
 //       [--concurrency 64]
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AGENT_BIN,
+  cpuSeconds,
   daemon,
   echoServer,
   ensureStream,
@@ -36,15 +36,6 @@ const opt = options({
 if (opt.other === '') throw new Error('--other: the checkout to compare with (a built repo)');
 
 const FILES = 65_536;
-const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
-
-function cpuTicks(pid) {
-  // Fields after the ")" of the command name: state is field 3, utime 14, stime 15.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 async function startAgent(dir, name, bin, natsUrl, targetPort) {
   const port = await freePort();
   const httpPort = await freePort();
@@ -105,7 +96,7 @@ try {
   for (let round = 0; round < opt.rounds; round += 1) {
     const order = round % 2 === 0 ? agents : [...agents].reverse();
     for (const agent of order) {
-      const before = cpuTicks(agent.pid);
+      const before = cpuSeconds(agent.pid);
       const r = await generator(
         'churn_client.mjs',
         [
@@ -129,13 +120,13 @@ try {
         120_000,
         `${agent.name}: every session ended and published`,
       );
-      const ticks = cpuTicks(agent.pid) - before;
+      const cpu = cpuSeconds(agent.pid) - before;
       const sessions = r.sessions + r.errors;
-      const usPerSession = (ticks * TICK_US) / sessions;
+      const usPerSession = (cpu * 1e6) / sessions;
       results[agent.name].push({ usPerSession, rate: r.sessions / r.seconds });
       console.log(
         `round ${round + 1} ${agent.name.padEnd(5)} ${sessions} sessions, ${(r.sessions / r.seconds).toFixed(0)}/s, ` +
-          `${(ticks / 100).toFixed(2)} CPU-s, ${usPerSession.toFixed(1)} µs/session`,
+          `${cpu.toFixed(2)} CPU-s, ${usPerSession.toFixed(1)} µs/session`,
       );
     }
   }

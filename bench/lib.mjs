@@ -8,19 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { shebangNodeFlags } from '@connlog/testkit';
 
 export const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const AGENT_BIN = join(repo, 'agent', 'bin', 'connlog-agent.js');
-/**
- * Node flags from a bin's shebang (`#!/usr/bin/env -S node <flags>`). An installed agent
- * runs with them (the kernel and the package managers' bin shims honour the shebang),
- * so the benchmarks start `node <flags> <bin>` to measure what an operator runs.
- */
-export function shebangNodeFlags(bin) {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
-  const match = /^#!\s*\/usr\/bin\/env\s+(?:-S\s+)?node((?:\s+\S+)*)\s*$/.exec(first);
-  return match ? match[1].split(/\s+/).filter(Boolean) : [];
-}
 export const AGENT_NODE_FLAGS = shebangNodeFlags(AGENT_BIN);
 export const COLLECTOR_BIN = join(repo, 'collector', 'bin', 'connlog-collector.js');
 export const GEN = join(repo, 'bench', 'gen');
@@ -216,12 +207,17 @@ export async function waitUntil(predicate, timeoutMs, what) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One iperf3 client run to `127.0.0.1:port` (see iperf); Gbit/s received. */
+export async function iperfGbits(port, opts) {
+  return (await iperf(port, opts)).gbps;
+}
+
 /**
- * One iperf3 client run to `127.0.0.1:port`; Gbit/s received. The iperf3 server takes
- * one test at a time and may still be closing the last one (a relay's connections
- * linger a moment), so a "busy" answer is retried (5 attempts, 1 s apart).
+ * One iperf3 client run to `127.0.0.1:port`: Gbit/s and bytes received. The iperf3
+ * server takes one test at a time and may still be closing the last one (a relay's
+ * connections linger a moment), so a "busy" answer is retried (5 attempts, 1 s apart).
  */
-export async function iperfGbits(port, { seconds, streams = 1, reverse = false }) {
+export async function iperf(port, { seconds, streams = 1, reverse = false }) {
   const args = [
     '-c',
     '127.0.0.1',
@@ -239,8 +235,10 @@ export async function iperfGbits(port, { seconds, streams = 1, reverse = false }
       stdout: err.stdout ?? '{}',
     }));
     const report = JSON.parse(stdout || '{}');
-    const bps = report.end?.sum_received?.bits_per_second;
-    if (bps !== undefined) return bps / 1e9;
+    const received = report.end?.sum_received;
+    if (received?.bits_per_second !== undefined) {
+      return { gbps: received.bits_per_second / 1e9, bytes: received.bytes };
+    }
     if (attempt >= 5) throw new Error(`iperf3 to port ${port}: ${report.error ?? stdout}`);
     await sleep(1000);
   }
@@ -451,6 +449,65 @@ export function procStatus(pid, field) {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU fields (USER_HZ, 100 on Linux). */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Fields of a /proc stat file after the ")" of the command name (field 3 is index 0). */
+function statFields(file) {
+  const text = readFileSync(file, 'utf8');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * CPU seconds (user + system) a process used so far, all its threads. With `tid`, that
+ * one thread only (a Node process's JavaScript thread is `tid === pid`). `children` adds
+ * its children that it has waited for: socat forks one process per connection and reaps
+ * it, so its relaying shows only there.
+ */
+export function cpuSeconds(pid, { tid, children = false } = {}) {
+  const f = statFields(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
+  // utime, stime, cutime, cstime are fields 14-17.
+  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+  return ticks / CLK_TCK;
+}
+
+/**
+ * CPU seconds of this process's exited children: load generators and iperf3 clients run
+ * as children and are reaped before their promise resolves, so the difference across one
+ * run is that run's CPU (the benchmarks run one generator at a time).
+ */
+export function reapedChildrenCpuSeconds() {
+  const f = statFields('/proc/self/stat');
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/**
+ * Start counting the CPU of named processes: `pids` maps a name to a pid, or to
+ * `{ pid, tid, children }` (see cpuSeconds); `generator` is always added (this
+ * process's reaped children). The returned function gives each one's CPU seconds since.
+ */
+export function cpuMeter(pids) {
+  const read = () => {
+    const out = { generator: reapedChildrenCpuSeconds() };
+    for (const [name, spec] of Object.entries(pids)) {
+      const { pid, ...opts } = typeof spec === 'number' ? { pid: spec } : spec;
+      out[name] = cpuSeconds(pid, opts);
+    }
+    return out;
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    return Object.fromEntries(Object.entries(end).map(([name, s]) => [name, s - start[name]]));
+  };
 }
 
 /** The node process a daemon runs (the child itself, or the one `sh` exec'd into). */

@@ -14,12 +14,12 @@
 // pipeline costs, and the rate the machine's cores could sustain at that cost.
 //   node bench/pipeline.mjs [--rounds 3] [--seconds 10] [--latency-seconds 20]
 //       [--latency-rate 20000] [--agents 4] [--quick]
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createKey, sqlClient } from './collector_kit.mjs';
 import {
   connlogCollector,
+  cpuSeconds,
   fmt,
   generator,
   median,
@@ -54,17 +54,8 @@ const opt = options({
 });
 requireTools('nats-server');
 
-/** Seconds of CPU (user + system) a /proc stat file counts; Linux's clock tick is 1/100 s. */
-function statCpu(file) {
-  const text = readFileSync(file, 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 /** CPU seconds a process used so far: all its threads, and its main (JavaScript) thread. */
-const cpuOf = (pid) => ({
-  all: statCpu(`/proc/${pid}/stat`),
-  main: statCpu(`/proc/${pid}/task/${pid}/stat`),
-});
+const cpuOf = (pid) => ({ all: cpuSeconds(pid), main: cpuSeconds(pid, { tid: pid }) });
 
 // The collector's default `ingest.maxBatchRows`: the engine alone inserts batches of the
 // size the pipeline's collector does, so the ratio compares like with like.

@@ -3,11 +3,16 @@
 // rounds. Prints figures; asserts nothing.
 // `--reverse` runs iperf3 -R: the bytes flow target → client (a download), the direction
 // in which the agent reads into its own buffers.
+// Each run also counts CPU (/proc, user + system) per GB received, of the proxy (and of
+// its JavaScript thread for the Node proxies) and of the iperf3 client and server: a
+// Node proxy relays on one event loop, so 8 / (its JS thread's CPU-s per GB) is the most
+// Gbit/s it can reach with a whole core, whatever the other core does.
 //   node bench/tcp_throughput.mjs [--rounds 3] [--seconds 5] [--streams 1,8] [--reverse] [--quick]
 import {
   alternate,
   bareProxy,
   connlogAgent,
+  cpuMeter,
   daemon,
   ensureStream,
   fmt,
@@ -16,7 +21,7 @@ import {
   median,
   options,
   record,
-  iperfGbits,
+  iperf,
   requireTools,
   socat,
   startNats,
@@ -35,26 +40,28 @@ const dir = workDir('tcp');
 const procs = [];
 try {
   const iperfPort = await freePort();
-  procs.push(daemon('iperf3', ['-s', '-p', String(iperfPort), '-B', '127.0.0.1']));
+  const iperfServer = daemon('iperf3', ['-s', '-p', String(iperfPort), '-B', '127.0.0.1']);
+  procs.push(iperfServer);
   await waitPort(iperfPort);
   const nats = await startNats(dir.path);
   procs.push(nats);
   await ensureStream(nats.url);
   const agentPort = await freePort();
-  procs.push(
-    await connlogAgent(dir.path, nats.url, [
-      {
-        id: 'iperf',
-        protocol: 'tcp',
-        listen: `127.0.0.1:${agentPort}`,
-        target: `127.0.0.1:${iperfPort}`,
-      },
-    ]),
-  );
+  const agent = await connlogAgent(dir.path, nats.url, [
+    {
+      id: 'iperf',
+      protocol: 'tcp',
+      listen: `127.0.0.1:${agentPort}`,
+      target: `127.0.0.1:${iperfPort}`,
+    },
+  ]);
+  procs.push(agent);
   const haPort = await freePort();
-  procs.push(haproxy(dir.path, haPort, iperfPort));
+  const haProc = haproxy(dir.path, haPort, iperfPort);
+  procs.push(haProc);
   const socatPort = await freePort();
-  procs.push(socat(socatPort, iperfPort));
+  const socatProc = socat(socatPort, iperfPort);
+  procs.push(socatProc);
   await Promise.all([waitPort(agentPort), waitPort(haPort), waitPort(socatPort)]);
   const bare = await bareProxy(iperfPort);
   procs.push(bare);
@@ -66,12 +73,28 @@ try {
     ['connlog-agent', agentPort],
   ];
 
+  // What each path's proxy is, for the CPU meter (socat relays in forked children).
+  const proxyOf = {
+    direct: {},
+    haproxy: { proxy: haProc.pid },
+    socat: { proxy: { pid: socatProc.pid, children: true } },
+    'node-bare-proxy': { proxy: bare.pid, proxyJs: { pid: bare.pid, tid: bare.pid } },
+    'connlog-agent': { proxy: agent.pid, proxyJs: { pid: agent.pid, tid: agent.pid } },
+  };
   const results = {};
+  // `${streams}:${path}` → process → CPU seconds per GB received, one value per round.
+  const cpu = {};
   for (const n of streams) {
     for (let round = 0; round < opt.rounds; round += 1) {
       for (const [name, port] of alternate(paths, round)) {
-        const gbps = await iperfGbits(port, { seconds: opt.seconds, streams: n, reverse });
-        (results[`${n}:${name}`] ??= []).push(gbps);
+        const meter = cpuMeter({ ...proxyOf[name], server: iperfServer.pid });
+        const r = await iperf(port, { seconds: opt.seconds, streams: n, reverse });
+        const used = meter();
+        (results[`${n}:${name}`] ??= []).push(r.gbps);
+        const perGB = (cpu[`${n}:${name}`] ??= {});
+        for (const [proc, seconds] of Object.entries(used)) {
+          (perGB[proc] ??= []).push(seconds / (r.bytes / 1e9));
+        }
       }
     }
   }
@@ -103,6 +126,44 @@ try {
       met: verdict(agent / ha >= 1),
     });
   }
+  // The CPU ceiling: CPU-s per GB of each process; what one core (the event loop of a
+  // Node proxy) or both cores could relay at that cost.
+  const sPerGB = (key, proc) => median(cpu[key][proc] ?? [0]);
+  lines.push(
+    '',
+    'CPU per GB received (/proc utime + stime, all threads; median over rounds, CPU-s/GB; "JS" = the Node ' +
+      "proxy's main thread; the iperf3 client is the generator, the server the target). " +
+      'Max Gbit/s = 8 / CPU-s per GB: at 1 core for the proxy alone, at 2 cores for the sum.',
+    '',
+    '| streams | path | proxy | proxy JS | iperf3 client + server | sum | max Gbit/s, proxy at 1 core | max Gbit/s, proxy JS thread at 1 core | max Gbit/s, sum at 2 cores |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  const ceilings = [];
+  for (const n of streams) {
+    for (const [name] of paths) {
+      const key = `${n}:${name}`;
+      const proxy = sPerGB(key, 'proxy');
+      const js = sPerGB(key, 'proxyJs');
+      const load = sPerGB(key, 'generator') + sPerGB(key, 'server');
+      const direct = name === 'direct';
+      lines.push(
+        `| ${n} | ${name} | ${direct ? '—' : summary(cpu[key].proxy)} | ${cpu[key].proxyJs ? fmt(js) : '—'} | ${fmt(load)} | ${fmt(proxy + load)} | ${direct ? '—' : fmt(8 / proxy, 1)} | ${cpu[key].proxyJs ? fmt(8 / js, 1) : '—'} | ${fmt(16 / (proxy + load), 1)} |`,
+      );
+    }
+    const ha = median(results[`${n}:haproxy`]);
+    const bareJs = sPerGB(`${n}:node-bare-proxy`, 'proxyJs');
+    const agentJs = sPerGB(`${n}:connlog-agent`, 'proxyJs');
+    const ceiling = `${n} stream${n > 1 ? 's' : ''}: HAProxy measured ${fmt(ha)} Gbit/s using ${fmt(sPerGB(`${n}:haproxy`, 'proxy'))} CPU-s/GB; one event loop at a full core relays at most ${fmt(8 / bareJs, 1)} Gbit/s for the bare Node proxy (${fmt(bareJs)} CPU-s/GB on its JS thread, nothing recorded) and ${fmt(8 / agentJs, 1)} Gbit/s for the agent (${fmt(agentJs)} CPU-s/GB).`;
+    ceilings.push(`Ceiling, ${ceiling}`);
+    rows.push({
+      target: `TCP throughput, ${n} stream${n > 1 ? 's' : ''}${reverse ? ' (-R)' : ''}: the one-event-loop ceiling`,
+      reference: `HAProxy ${fmt(ha)} Gbit/s`,
+      measured: `max at 1 core: bare Node proxy ${fmt(8 / bareJs, 1)} Gbit/s, agent ${fmt(8 / agentJs, 1)} Gbit/s (8 / JS-thread CPU-s per GB)`,
+      goal: '—',
+      met: verdict(undefined),
+    });
+  }
+  lines.push('', ...ceilings);
   record(reverse ? 'tcp_throughput_reverse' : 'tcp_throughput', {
     command: `node bench/tcp_throughput.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --streams ${opt.streams}${reverse ? ' --reverse' : ''}`,
     rows,

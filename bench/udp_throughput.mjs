@@ -4,13 +4,19 @@
 // connlog-agent (one flow = one recorded session); alternated, several rounds, for a
 // small and a large datagram. Figures: datagrams/s and payload bytes/s through the path
 // (both directions: every exchange is a request and a reply). Asserts nothing.
+// Each run also counts CPU (/proc, user + system) per datagram of the proxy, the load
+// generator, the echo server and nats-server; a run ends when the proxy has finished
+// with its flows (socat's forked children exited, the agent's sessions ended and
+// published), so that work is in it too.
 //   node bench/udp_throughput.mjs [--rounds 3] [--seconds 5] [--flows 16] [--window 4]
 //                                 [--sizes 64,1200] [--quick]
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   GEN,
   alternate,
   connlogAgent,
+  cpuMeter,
   daemon,
   ensureStream,
   fmt,
@@ -26,6 +32,7 @@ import {
   startNats,
   summary,
   verdict,
+  waitUntil,
   workDir,
 } from './lib.mjs';
 
@@ -40,11 +47,27 @@ const sizes = String(opt.sizes).split(',').map(Number);
 requireTools('nats-server');
 const withSocat = have('socat');
 
+/** Whether any process has `pid` as its parent (socat's forked relays still alive). */
+function hasChildren(pid) {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) is the second after the ")" of the command name.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return true;
+    } catch {
+      // The process exited while we looked.
+    }
+  }
+  return false;
+}
+
 const dir = workDir('udp');
 const procs = [];
 try {
   const echoPort = await freePort();
-  procs.push(daemon(process.execPath, [join(GEN, 'udp_echo_server.mjs'), String(echoPort)]));
+  const echo = daemon(process.execPath, [join(GEN, 'udp_echo_server.mjs'), String(echoPort)]);
+  procs.push(echo);
   await sleep(300);
   const nats = await startNats(dir.path);
   procs.push(nats);
@@ -65,26 +88,36 @@ try {
     ['direct', echoPort],
     ['connlog-agent', agentPort],
   ];
+  // What each path's proxy is, for the CPU meter (socat relays in forked children).
+  const proxyOf = {
+    direct: {},
+    'connlog-agent': { proxy: agent.pid, proxyJs: { pid: agent.pid, tid: agent.pid } },
+  };
+  let socatPid = 0;
   if (withSocat) {
     const socatPort = await freePort();
     // -T 3: a forked child exits 3 s after its flow went quiet (UDP has no end).
-    procs.push(
-      daemon('socat', [
-        '-T',
-        '3',
-        `UDP-LISTEN:${socatPort},bind=127.0.0.1,reuseaddr,fork`,
-        `UDP:127.0.0.1:${echoPort}`,
-      ]),
-    );
+    const socatProc = daemon('socat', [
+      '-T',
+      '3',
+      `UDP-LISTEN:${socatPort},bind=127.0.0.1,reuseaddr,fork`,
+      `UDP:127.0.0.1:${echoPort}`,
+    ]);
+    procs.push(socatProc);
+    socatPid = socatProc.pid;
+    proxyOf.socat = { proxy: { pid: socatPid, children: true } };
     await sleep(300);
     paths.splice(1, 0, ['socat', socatPort]);
   }
 
   const results = {};
+  // `${size}:${path}` → process → µs CPU per datagram, one value per round.
+  const cpu = {};
   let lost = 0;
   for (const size of sizes) {
     for (let round = 0; round < opt.rounds; round += 1) {
       for (const [name, port] of alternate(paths, round)) {
+        const meter = cpuMeter({ ...proxyOf[name], target: echo.pid, nats: nats.pid });
         const out = await generator('udp_rr_client.mjs', [
           '--port',
           String(port),
@@ -99,6 +132,31 @@ try {
         ]);
         lost += out.lost;
         (results[`${size}:${name}`] ??= []).push(out.exchangesPerSec);
+        if (name === 'socat') {
+          await waitUntil(() => !hasChildren(socatPid), 30_000, "socat's relays to exit");
+        } else if (name === 'connlog-agent') {
+          await waitUntil(
+            async () => {
+              const started = await metric(
+                agent.metricsUrl,
+                'connlog_agent_sessions_started_total',
+              );
+              const ended = await metric(agent.metricsUrl, 'connlog_agent_sessions_ended_total');
+              const published = await metric(
+                agent.metricsUrl,
+                'connlog_agent_events_published_total',
+              );
+              return ended >= started && published >= 2 * started;
+            },
+            30_000,
+            "the agent's UDP sessions to end and be published",
+          );
+        }
+        const used = meter();
+        const perDatagram = (cpu[`${size}:${name}`] ??= {});
+        for (const [proc, seconds] of Object.entries(used)) {
+          (perDatagram[proc] ??= []).push((seconds * 1e6) / (2 * out.allReplies));
+        }
       }
     }
   }
@@ -137,10 +195,51 @@ try {
       met: verdict(undefined),
     });
   }
+  // CPU per datagram: what each path costs the machine, and the datagrams/s two cores
+  // (or the agent's one JavaScript thread) could carry at that cost.
+  const us = (key, proc) => median(cpu[key][proc] ?? [0]);
+  const cpuTable = [
+    'CPU per datagram through the path (/proc utime + stime, all threads; µs, median over rounds; ' +
+      'a datagram is a request or a reply; "JS" = the agent\'s main thread):',
+    '',
+    '| size | path | proxy | proxy JS | generator | echo server | nats-server | sum | 2 cores at that cost, datagrams/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const ceilings = [];
+  for (const size of sizes) {
+    for (const [name] of paths) {
+      const key = `${size}:${name}`;
+      const sum = us(key, 'proxy') + us(key, 'generator') + us(key, 'target') + us(key, 'nats');
+      cpuTable.push(
+        `| ${size} B | ${name} | ${name === 'direct' ? '—' : summary(cpu[key].proxy, 1)} | ${cpu[key].proxyJs ? fmt(us(key, 'proxyJs'), 1) : '—'} | ${fmt(us(key, 'generator'), 1)} | ${fmt(us(key, 'target'), 1)} | ${fmt(us(key, 'nats'), 1)} | ${fmt(sum, 1)} | ${fmt(2e6 / sum, 0)} |`,
+      );
+    }
+    const key = `${size}:connlog-agent`;
+    // 0.5 × direct's datagrams/s, carried by one JavaScript thread, leaves it this much
+    // CPU per datagram (direct's exchanges/s are half its datagrams/s).
+    const half = median(results[`${size}:direct`]);
+    ceilings.push(
+      `Ceiling, ${size} B: 0.5 × direct is ${fmt(half, 0)} datagrams/s, which leaves the agent's JS thread ` +
+        `≤ ${fmt(1e6 / half, 1)} µs per datagram at a full core; it spends ${fmt(us(key, 'proxyJs'), 1)} µs ` +
+        `(${fmt(us(key, 'proxy'), 1)} µs all threads), so it can carry at most ${fmt(1e6 / us(key, 'proxyJs'), 0)} datagrams/s ` +
+        `(${fmt(1e6 / us(key, 'proxyJs') / (2 * half))} × direct).`,
+    );
+    rows.push({
+      target: `UDP, ${size} B datagrams: CPU per datagram`,
+      reference: `echo server ${fmt(us(`${size}:direct`, 'target'), 1)} µs${withSocat ? `; socat ${fmt(us(`${size}:socat`, 'proxy'), 1)} µs` : ''}`,
+      measured: `connlog-agent ${fmt(us(key, 'proxy'), 1)} µs (${fmt(us(key, 'proxyJs'), 1)} µs JS thread: ≤ ${fmt(1e6 / us(key, 'proxyJs'), 0)} datagrams/s at 1 core)`,
+      goal: '—',
+      met: verdict(undefined),
+    });
+  }
   const details = [
     header,
     '',
     ...table,
+    '',
+    ...cpuTable,
+    '',
+    ...ceilings,
     '',
     `Requests counted as lost (no reply within 200 ms, all paths, all runs): ${lost}. ` +
       `Sessions the agent recorded: ${sessions} (every flow of every run through it).`,

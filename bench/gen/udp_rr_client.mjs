@@ -3,7 +3,8 @@
 // and sending the next one when a reply arrives. A flow that waits longer than
 // `timeout` ms for a reply counts its requests in flight as lost and starts again.
 // Counts replies during `seconds` after `warmup` seconds. Prints one JSON line:
-// { flows, size, window, seconds, sent, replies, lost, exchangesPerSec }.
+// { flows, size, window, seconds, sent, replies, lost, exchangesPerSec, allReplies }
+// (allReplies: warm-up included, to divide the processes' CPU by).
 //   node udp_rr_client.mjs --port P [--flows 16] [--size 64] [--window 4]
 //                          [--seconds 5] [--warmup 1] [--timeout 200]
 import { createSocket } from 'node:dgram';
@@ -30,6 +31,7 @@ const payload = Buffer.alloc(size, 0x75);
 let counting = false;
 let sent = 0;
 let replies = 0;
+let allReplies = 0;
 let lost = 0;
 const sockets = [];
 
@@ -48,6 +50,7 @@ for (let i = 0; i < flows; i += 1) {
     flow.lastReplyAt = Date.now();
     if (flow.inFlight > 0) flow.inFlight -= 1;
     if (counting) replies += 1;
+    allReplies += 1;
     send();
   });
   socket.on('error', () => undefined);
@@ -91,5 +94,6 @@ console.log(
     replies,
     lost,
     exchangesPerSec: replies / seconds,
+    allReplies,
   }),
 );
