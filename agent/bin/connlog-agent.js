@@ -6,6 +6,11 @@
 // the old generation starts at 64 MiB, so the external memory of socket reads (counted
 // against it) does not trigger a Mark-Compact every ~75 ms under throughput load.
 // `node <flags> bin/connlog-agent.js` does not read the shebang: that is the override.
-import { main } from '../dist/cli.js';
+// The build bundles dist/cli.js and its dependencies into one file (scripts/bundle.mjs):
+// ~9 MiB less idle RSS than loading ~270 modules. A tsc-only build runs unbundled.
+import { existsSync } from 'node:fs';
+
+const bundle = new URL('../dist/connlog-agent.bundle.mjs', import.meta.url);
+const { main } = await import(existsSync(bundle) ? bundle.href : '../dist/cli.js');
 
 main(process.argv);

@@ -6,7 +6,9 @@ import { waitFor } from '@connlog/testkit';
 import { stringify } from 'yaml';
 
 export const AGENT_BIN = fileURLToPath(new URL('../../bin/connlog-agent.js', import.meta.url));
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+// What the bin loads after a full build (scripts/bundle.mjs); required here so these
+// tests run the bundled agent an operator runs, not the unbundled fallback.
+const BUNDLE = fileURLToPath(new URL('../../dist/connlog-agent.bundle.mjs', import.meta.url));
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -23,7 +25,7 @@ export function writeConfig(file: string, config: Record<string, unknown>): stri
 
 /** Spawn the real `connlog-agent run` (needs `pnpm build`) and wait for `/healthz`. */
 export async function spawnAgent(configFile: string, httpListen: string): Promise<AgentProcess> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run pnpm build first`);
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run pnpm build first`);
   // Executed as an operator's install runs it: the kernel reads the shebang, so its node
   // flags apply (env finds `node` on PATH: the one running the tests goes first).
   const child = spawn(AGENT_BIN, ['run', '--config', configFile], {
