@@ -102,31 +102,42 @@ function varint(c: Cursor, end: number): number {
 }
 
 /**
- * A tag or a length: at most 4 bytes, where protobufjs' `tag()` and `size()` read
- * exactly what `varint` reads (they treat a 5th byte specially).
+ * A tag (`tag`) or a length (`size`) of at most 5 bytes, read as protobufjs reads them:
+ * 32 bits, where the 5th byte may only carry bits 28-31 (a tag) or 28-30 (a length);
+ * anything else there is an error in protobufjs, and this gives up.
  */
-function shortVarint(c: Cursor, end: number): number {
+function shortVarint(c: Cursor, end: number, lastMax: number): number {
   const buf = c.buf;
   let pos = c.pos;
   let value = 0;
-  let shift = 0;
-  for (let i = 0; i < 4; i += 1) {
+  for (let shift = 0; shift < 28; shift += 7) {
     if (pos >= end) giveUp();
     const b = buf[pos] ?? 0;
     pos += 1;
     value |= (b & 0x7f) << shift;
     if (b < 0x80) {
       c.pos = pos;
-      return value;
+      return value >>> 0;
     }
-    shift += 7;
   }
-  return giveUp();
+  if (pos >= end) giveUp();
+  const last = buf[pos] ?? 0;
+  if (last > lastMax) giveUp();
+  c.pos = pos + 1;
+  return (value | (last << 28)) >>> 0;
+}
+
+/** Largest 5th byte of a tag and of a length (see `shortVarint`). */
+const TAG_LAST = 15;
+const SIZE_LAST = 7;
+
+function readTag(c: Cursor, end: number): number {
+  return shortVarint(c, end, TAG_LAST);
 }
 
 /** The end of a length-delimited value starting at `c.pos`; `c.pos` moves past its length. */
 function delimited(c: Cursor, end: number): number {
-  const length = shortVarint(c, end);
+  const length = shortVarint(c, end, SIZE_LAST);
   const to = c.pos + length;
   if (to > end) giveUp();
   return to;
@@ -249,7 +260,7 @@ function readBatchFields(c: Cursor, end: number, org: string, site: string): Bat
   let siteStart = 0;
   let siteEnd = 0;
   while (c.pos < end) {
-    const tag = shortVarint(c, end);
+    const tag = readTag(c, end);
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 0) giveUp();
@@ -346,7 +357,7 @@ function writeEvent(
   let hostChars = 0;
   let errorChars = 0;
   while (c.pos < end) {
-    const tag = shortVarint(c, end);
+    const tag = readTag(c, end);
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 0) giveUp();
@@ -590,7 +601,7 @@ export function decodeToRowBinary(
     // Second walk: the events (org, site and agent come after them on the wire).
     c.pos = 0;
     while (c.pos < end) {
-      const tag = shortVarint(c, end);
+      const tag = readTag(c, end);
       if (tag === ((4 << 3) | 2)) {
         const to = delimited(c, end);
         writeEvent(c, to, ctx, w, keys);
