@@ -100,9 +100,18 @@ const HEX = '0123456789abcdefABCDEF';
 const TEXTS = ['', 'a', 'db', 'é', 'ü-user', '日本語', '😀', 'x😀y', '\u0000', 'Ω'.repeat(3)];
 
 /** Any number as an enum value: the generators send unknown ones on purpose. */
-const asKind = (value: number): EventKind => value as unknown as EventKind;
-const asProtocol = (value: number): Protocol => value as unknown as Protocol;
-const asCloseReason = (value: number): CloseReason => value as unknown as CloseReason;
+function asKind(value: number): EventKind {
+  const kind = value as unknown as EventKind;
+  return kind;
+}
+function asProtocol(value: number): Protocol {
+  const protocol = value as unknown as Protocol;
+  return protocol;
+}
+function asCloseReason(value: number): CloseReason {
+  const reason = value as unknown as CloseReason;
+  return reason;
+}
 
 function pick<T>(r: () => number, values: readonly T[]): T {
   const value = values[Math.floor(r() * values.length)];
