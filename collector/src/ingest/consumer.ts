@@ -130,7 +130,7 @@ export class SessionConsumer {
   private async handle(msg: JsMsg): Promise<void> {
     const { telemetry, retentionFor, config } = this.deps;
     if (this.handleFast(msg)) {
-      if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flush();
+      if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flushFull();
       return;
     }
     const result = decodeMessage(msg.subject, msg.data, { retentionFor });
@@ -152,7 +152,7 @@ export class SessionConsumer {
       return;
     }
     this.batch.add(msg, result.rows, performance.now(), result.gapRows);
-    if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flush();
+    if (this.batch.rowCount >= config.ingest.maxBatchRows) await this.flushFull();
   }
 
   /**
@@ -195,6 +195,17 @@ export class SessionConsumer {
     ) {
       void this.flush();
     }
+  }
+
+  /**
+   * The filling batch is full: wait for the INSERT before it (one at a time), then
+   * hand it over and fill the next one while it inserts. Awaiting its own INSERT
+   * instead left the loop idle during every INSERT, and that bounded the pipeline
+   * once decoding got cheap.
+   */
+  private async flushFull(): Promise<void> {
+    await this.flushChain;
+    void this.flush();
   }
 
   /** Hand the filling batch to the insert chain; resolves when it is inserted (or nak'ed). */
