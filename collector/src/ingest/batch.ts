@@ -36,6 +36,20 @@ export class PendingBatch<M> {
     for (const gap of gaps) this.gaps.push(gap);
   }
 
+  /**
+   * Count a message whose rows the wire reader already wrote into the payload and
+   * whose keys it pushed onto `keys` (no row objects: only while `keepRows()` is false).
+   */
+  addEncoded(message: M, now: number): void {
+    this.firstAt ??= now;
+    this.messages.push(message);
+  }
+
+  /** Whether messages may bypass row objects (no live-tail listener needs them). */
+  get rowsWanted(): boolean {
+    return this.keepRows();
+  }
+
   get rowCount(): number {
     return this.payload.rowCount;
   }

@@ -5,18 +5,37 @@
  */
 import { CollectorError } from '../errors.js';
 import { type StoredSessionRow, sessionRowsForInsert, toSessionsCompact } from './rows.js';
-import { toSessionsRowBinary } from './row_binary.js';
+import { ByteWriter } from './byte_writer.js';
+import { writeSessionRows } from './row_binary.js';
 import type { SessionPayload, SessionRow } from './store.js';
 
-/** RowBinary, one chunk per `append` (per NATS message on the ingest path). */
+/**
+ * The payload's first buffer; it doubles as rows arrive (a batch of 20,000 rows is
+ * ~3 MB), so a batch costs a few buffers, not one per NATS message.
+ */
+const INITIAL_BYTES = 256 * 1024;
+
+/**
+ * RowBinary rows in one growing buffer. Rows come either as objects (`append`) or
+ * written by the ingest path's wire reader straight into `writer` (then `wrote`).
+ */
 export class RowBinaryPayload implements SessionPayload {
-  readonly chunks: Buffer[] = [];
+  readonly writer = new ByteWriter(INITIAL_BYTES);
   rowCount = 0;
 
   append(rows: readonly SessionRow[]): void {
     if (rows.length === 0) return;
-    this.chunks.push(toSessionsRowBinary(rows));
+    writeSessionRows(this.writer, rows);
     this.rowCount += rows.length;
+  }
+
+  /** Count `rows` rows someone wrote into `writer` directly. */
+  wrote(rows: number): void {
+    this.rowCount += rows;
+  }
+
+  get chunks(): readonly Buffer[] {
+    return this.rowCount === 0 ? [] : [this.writer.done()];
   }
 }
 
