@@ -27,14 +27,14 @@ const ORDER = [
  */
 const NOTES = {
   tcp_throughput:
-    'bound by Node.js (bare pipe proxy 0.5–0.8 × HAProxy, one thread); Mark-Compact storm fixed by --initial-old-space-size',
+    'bound by Node.js: the bare pipe proxy does as well; one event loop ≤ ~9 Gbit/s (CPU-s per GB rows); Mark-Compact storm fixed by --initial-old-space-size',
   tcp_churn:
-    'bare Node proxy 0.45–0.84 × HAProxy; events encoded once, per-resource metric series (−12–16 % CPU/session)',
+    'out of reach on 2 cores: the CPU-per-session row shows the budget HAProxy’s rate leaves vs what a bare Node proxy costs',
   tcp_latency: 'bare Node proxy adds about as much; p99 swings by ms between rounds here',
   tcp_memory:
-    'bin shebang: --max-semi-space-size=2 --heap-growing-percent=20 --initial-old-space-size=64',
+    'bin shebang: --max-semi-space-size=2 --heap-growing-percent=20 --initial-old-space-size=64; the agent bundled into one file',
   pipeline:
-    'RowBinary staged inserts (engine alone ~2–3× the text format); collector ~10 CPU-s per million events',
+    'one-pass protobuf → RowBinary reader, 100,000-row INSERTs, filling while inserting; CPU per million events in the details',
   storage: 'session_id is most of it',
   api: 'export rendered by the engine, one query per day (was ~20k rows/s, +2.1 GiB)',
 };
