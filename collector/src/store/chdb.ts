@@ -78,11 +78,12 @@ const READONLY_ARGS = [...COMMON_ARGS, '--readonly=1'];
  * (every export) cannot read in order and sorts its whole result: measured +670 MiB of
  * RSS for 400k rows. Spilling the sort to disk past 32 MiB and emitting small blocks
  * keeps it at ~10-20 MiB and is no slower (bench/api.mjs, docs/benchmarks.md).
- * Blocks of 2,048 rows rather than 8,192: the engine's own accounting shows a stream
- * peaking ~25 MiB above idle either way, but the process RSS also grows with memory the
- * engine's allocator keeps after each block (untracked by the engine), and smaller blocks
- * cut that first-export growth by about a quarter (+141 → +104 MiB for 2 M rows) at no
- * measurable cost in rows/s.
+ * Blocks of 2,048 rows rather than 8,192: the process RSS also grows with memory the
+ * engine's allocator (its own jemalloc, configured by `JE_MALLOC_CONF`, not
+ * `MALLOC_CONF`) keeps after each block, and smaller blocks cut that first-export growth
+ * by about a quarter (+141 → +104 MiB for 2 M rows) at no measurable cost in rows/s.
+ * A query's own peak grows with the rows it reads (~75 MiB for 357k rows under FINAL and
+ * ORDER BY), which is why the export cuts large days into slices (export_windows.ts).
  */
 const STREAM_ARGS = ['--max_bytes_before_external_sort=33554432', '--max_block_size=2048'];
 

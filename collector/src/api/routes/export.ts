@@ -1,7 +1,7 @@
 import { ITEM_FIELDS } from '../columns.js';
 import { csvLine } from '../csv.js';
 import { CSV_RECORD_FORMAT, CSV_RECORD_SQL, CsvRecordCounter } from '../csv_sql.js';
-import { dayWindows } from '../export_windows.js';
+import { exportWindows, type CandidateDay } from '../export_windows.js';
 import { parseExportQuery, type NetworkLogFilters } from '../filters/parse.js';
 import { QueryParams } from '../filters/params.js';
 import { buildWhere } from '../filters/sql.js';
@@ -12,7 +12,7 @@ import { NETWORK_LOGS_PATH, orgParam } from './network_logs.js';
 
 /**
  * `GET …/network-logs/export`: every matching row as CSV, newest first, streamed.
- * Memory stays constant: one query per day (export_windows.ts), the engine renders the
+ * Memory stays constant: one query per day or slice of a day (export_windows.ts), the engine renders the
  * CSV records (csv_sql.ts) and the chunks it streams go to the socket as they are; the
  * loop waits for the socket to drain before it pulls more. A client that disconnects
  * aborts the query.
@@ -33,7 +33,7 @@ async function exportCsv(deps: RouteDeps, ctx: RequestContext): Promise<void> {
   const started = performance.now();
   const outcome = { rows: 0, failed: false };
   try {
-    const windows = dayWindows(filters, await candidateDays(deps, ctx, org, filters));
+    const windows = exportWindows(filters, await candidateDays(deps, ctx, org, filters));
     const queries = windows.map((window) => {
       const where = buildWhere(org, window, undefined, new QueryParams());
       return {
@@ -71,26 +71,28 @@ ORDER BY started_at DESC, session_id DESC`,
 }
 
 /**
- * UTC days (ms) holding rows that may match: the filters over every stored version
- * (no FINAL), a superset of the days of the matching sessions, since a session's
- * versions share its `started_at` and its latest version is one of them. Reads little:
- * the primary key narrows it to the org's rows in the time range.
+ * UTC days (ms) holding rows that may match, with their row counts: the filters over
+ * every stored version (no FINAL), a superset of the days of the matching sessions
+ * (and an upper bound of their counts), since a session's versions share its
+ * `started_at` and its latest version is one of them. Reads little: the primary key
+ * narrows it to the org's rows in the time range.
  */
 async function candidateDays(
   deps: RouteDeps,
   ctx: RequestContext,
   org: string,
   filters: NetworkLogFilters,
-): Promise<number[]> {
+): Promise<CandidateDay[]> {
   const where = buildWhere(org, filters, undefined, new QueryParams());
-  const rows = await deps.store.query<{ day: number | string }>(
-    `SELECT DISTINCT toUnixTimestamp(toStartOfDay(started_at)) AS day
+  const rows = await deps.store.query<{ day: number | string; rows: number | string }>(
+    `SELECT toUnixTimestamp(toStartOfDay(started_at)) AS day, count() AS rows
 FROM ${deps.store.database}.sessions
-WHERE ${where.sql}`,
+WHERE ${where.sql}
+GROUP BY day`,
     where.params,
     { readonly: true, signal: ctx.signal },
   );
-  return rows.map((row) => Number(row.day) * 1000);
+  return rows.map((row) => ({ day: Number(row.day) * 1000, rows: Number(row.rows) }));
 }
 
 function exportFilename(org: string, filters: { fromMs: number; toMs?: number }, now: number) {
