@@ -17,6 +17,14 @@ import {
 } from '@connlog/proto';
 import type { RecordingGap, SessionEvent, SessionEventBatch } from '@connlog/proto';
 import type { GapRow, SessionRow } from '../store/store.js';
+import {
+  EARLIEST_MS,
+  MAX_FUTURE_MS,
+  MAX_GAP_REASON_CHARS,
+  MAX_HOST_CHARS,
+  MAX_IDENTITY_CHARS,
+  MAX_ID_CHARS,
+} from './limits.js';
 
 /** Why a batch was rejected; becomes the dead-letter subject token and a metric label. */
 export type RejectReason = 'too_large' | 'decode' | 'invalid' | 'subject';
@@ -52,14 +60,6 @@ export interface DecodeOptions {
   now?: () => number;
 }
 
-/** 2000-01-01: anything earlier is a clock or encoding bug, not a session. */
-const EARLIEST_MS = 946_684_800_000;
-/** Agent clocks may run ahead; a day is generous, more is a bug. */
-const MAX_FUTURE_MS = 86_400_000;
-const MAX_ID_CHARS = 128;
-const MAX_IDENTITY_CHARS = 256;
-const MAX_HOST_CHARS = 255;
-const MAX_GAP_REASON_CHARS = 64;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const KINDS = new Set<number>([EventKind.START, EventKind.UPDATE, EventKind.END]);

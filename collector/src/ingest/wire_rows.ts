@@ -13,13 +13,25 @@
  * produces the rejection (dead-letter reason and message) exactly as before.
  */
 import {
+  CloseReason,
+  EventKind,
   MAX_BATCH_BYTES,
   MAX_ERROR_CHARS,
+  Protocol,
   bytesToIpv6Text,
+  closeReasonName,
   parseSessionsSubject,
+  protocolName,
 } from '@connlog/proto';
 import type { ByteWriter } from '../store/byte_writer.js';
 import type { DecodeOptions } from './decode.js';
+import {
+  EARLIEST_MS,
+  MAX_FUTURE_MS,
+  MAX_HOST_CHARS,
+  MAX_IDENTITY_CHARS,
+  MAX_ID_CHARS,
+} from './limits.js';
 
 export interface WireBatch {
   org: string;
@@ -30,29 +42,21 @@ export interface WireBatch {
   rowCount: number;
 }
 
-// The same bounds as decode.ts (the reference); a change there must be made here too,
-// and the differential test catches a mismatch on its edge cases.
-const EARLIEST_MS = 946_684_800_000;
-const MAX_FUTURE_MS = 86_400_000;
-const MAX_ID_CHARS = 128;
-const MAX_IDENTITY_CHARS = 256;
-const MAX_HOST_CHARS = 255;
 const UUID_CHARS = 36;
 
-const KIND_END = 3;
-const PROTOCOL_NAMES = ['', 'tcp', 'udp'] as const;
-const CLOSE_REASON_NAMES = [
-  '',
-  'client_closed',
-  'target_closed',
-  'idle_timeout',
-  'dial_failed',
-  'dial_timeout',
-  'reset',
-  'agent_shutdown',
-  'agent_restart',
-  'error',
-] as const;
+const KIND_END: number = EventKind.END;
+const TCP: number = Protocol.TCP;
+const UDP: number = Protocol.UDP;
+/** Names indexed by enum value (an array read on the hot path, not a Map lookup). */
+const PROTOCOL_NAMES: string[] = [];
+for (const value of [Protocol.PROTOCOL_UNSPECIFIED, Protocol.TCP, Protocol.UDP]) {
+  PROTOCOL_NAMES[value] = protocolName(value);
+}
+/** Every defined CloseReason; a value with no entry is one the reference rejects. */
+const CLOSE_REASON_NAMES: (string | undefined)[] = [];
+for (const value of Object.values(CloseReason)) {
+  if (typeof value === 'number') CLOSE_REASON_NAMES[value] = closeReasonName(value);
+}
 
 /** Why the walk gave up; never seen outside this file (the caller only sees undefined). */
 class GiveUp extends Error {}
@@ -485,8 +489,8 @@ function writeEvent(
     !isUuid(buf, sessionStart, sessionEnd) ||
     kind < 1 ||
     kind > KIND_END ||
-    (protocol !== 1 && protocol !== 2) ||
-    closeReason >= CLOSE_REASON_NAMES.length ||
+    (protocol !== TCP && protocol !== UDP) ||
+    CLOSE_REASON_NAMES[closeReason] === undefined ||
     seq < 1 ||
     !bytesEqual(buf, orgStart, orgEnd, ctx.org) ||
     !bytesEqual(buf, siteStart, siteEnd, ctx.site) ||
