@@ -490,6 +490,22 @@ export function reapedChildrenCpuSeconds() {
 }
 
 /**
+ * The cpuMeter entries of each benchmark path's proxy, keyed by path name, from the
+ * proxies' pids (those not given are left out): socat's relays are forked children, and
+ * a Node proxy's main thread is metered on its own as `proxyJs`.
+ */
+export function proxyMeters({ haproxy, socat, bare, agent }) {
+  const node = (pid) => ({ proxy: pid, proxyJs: { pid, tid: pid } });
+  return {
+    direct: {},
+    ...(haproxy !== undefined && { haproxy: { proxy: haproxy } }),
+    ...(socat !== undefined && { socat: { proxy: { pid: socat, children: true } } }),
+    ...(bare !== undefined && { 'node-bare-proxy': node(bare) }),
+    ...(agent !== undefined && { 'connlog-agent': node(agent) }),
+  };
+}
+
+/**
  * Start counting the CPU of named processes: `pids` maps a name to a pid, or to
  * `{ pid, tid, children }` (see cpuSeconds); `generator` is always added (this
  * process's reaped children). The returned function gives each one's CPU seconds since.

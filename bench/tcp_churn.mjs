@@ -14,6 +14,7 @@ import {
   alternate,
   bareProxy,
   cpuMeter,
+  proxyMeters,
   fmt,
   freePort,
   generator,
@@ -69,14 +70,13 @@ try {
     ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
-  // What each path's proxy is, for the CPU meter (socat relays in forked children).
-  const proxyOf = {
-    direct: {},
-    haproxy: { proxy: haProc.pid },
-    socat: { proxy: { pid: socatProc.pid, children: true } },
-    'node-bare-proxy': { proxy: bare.pid, proxyJs: { pid: bare.pid, tid: bare.pid } },
-    'connlog-agent': { proxy: agent.pid, proxyJs: { pid: agent.pid, tid: agent.pid } },
-  };
+  // What each path's proxy is, for the CPU meter.
+  const proxyOf = proxyMeters({
+    haproxy: haProc.pid,
+    socat: socatProc.pid,
+    bare: bare.pid,
+    agent: agent.pid,
+  });
   const rates = {};
   // path → process → µs CPU per session, one value per round.
   const cpu = {};

@@ -9,6 +9,7 @@ import {
   alternate,
   bareProxy,
   cpuMeter,
+  proxyMeters,
   fmt,
   freePort,
   generator,
@@ -47,14 +48,13 @@ try {
     ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
-  // What each path's proxy is, for the CPU meter (socat relays in forked children).
-  const proxyOf = {
-    direct: {},
-    haproxy: { proxy: haProc.pid },
-    socat: { proxy: { pid: socatProc.pid, children: true } },
-    'node-bare-proxy': { proxy: bare.pid },
-    'connlog-agent': { proxy: agent.pid },
-  };
+  // What each path's proxy is, for the CPU meter.
+  const proxyOf = proxyMeters({
+    haproxy: haProc.pid,
+    socat: socatProc.pid,
+    bare: bare.pid,
+    agent: agent.pid,
+  });
   const WARMUP = 500;
   // Per round, each path's p50/p99; "added" is taken against the same round's direct run.
   const runs = {};

@@ -13,6 +13,7 @@ import {
   bareProxy,
   connlogAgent,
   cpuMeter,
+  proxyMeters,
   daemon,
   ensureStream,
   fmt,
@@ -73,14 +74,13 @@ try {
     ['connlog-agent', agentPort],
   ];
 
-  // What each path's proxy is, for the CPU meter (socat relays in forked children).
-  const proxyOf = {
-    direct: {},
-    haproxy: { proxy: haProc.pid },
-    socat: { proxy: { pid: socatProc.pid, children: true } },
-    'node-bare-proxy': { proxy: bare.pid, proxyJs: { pid: bare.pid, tid: bare.pid } },
-    'connlog-agent': { proxy: agent.pid, proxyJs: { pid: agent.pid, tid: agent.pid } },
-  };
+  // What each path's proxy is, for the CPU meter.
+  const proxyOf = proxyMeters({
+    haproxy: haProc.pid,
+    socat: socatProc.pid,
+    bare: bare.pid,
+    agent: agent.pid,
+  });
   const results = {};
   // `${streams}:${path}` → process → CPU seconds per GB received, one value per round.
   const cpu = {};

@@ -17,6 +17,7 @@ import {
   alternate,
   connlogAgent,
   cpuMeter,
+  proxyMeters,
   daemon,
   ensureStream,
   fmt,
@@ -88,11 +89,8 @@ try {
     ['direct', echoPort],
     ['connlog-agent', agentPort],
   ];
-  // What each path's proxy is, for the CPU meter (socat relays in forked children).
-  const proxyOf = {
-    direct: {},
-    'connlog-agent': { proxy: agent.pid, proxyJs: { pid: agent.pid, tid: agent.pid } },
-  };
+  // What each path's proxy is, for the CPU meter.
+  let proxyOf = proxyMeters({ agent: agent.pid });
   let socatPid = 0;
   if (withSocat) {
     const socatPort = await freePort();
@@ -105,7 +103,7 @@ try {
     ]);
     procs.push(socatProc);
     socatPid = socatProc.pid;
-    proxyOf.socat = { proxy: { pid: socatPid, children: true } };
+    proxyOf = proxyMeters({ agent: agent.pid, socat: socatPid });
     await sleep(300);
     paths.splice(1, 0, ['socat', socatPort]);
   }
