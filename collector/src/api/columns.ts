@@ -9,7 +9,11 @@ import { formatTime } from './filters/time.js';
  * WHERE and ORDER BY, and `toUnixTimestamp64Milli(started_at) AS started_at` would
  * turn the time filters into comparisons against a number.
  */
-type Kind = 'string' | 'number' | 'time' | 'nullable_time' | 'ip';
+/**
+ * `plain`: text that can never start with a formula character nor hold a quote, comma
+ * or line break (a UUID, an `ip:port`), so the CSV writes it as it is.
+ */
+type Kind = 'string' | 'plain' | 'number' | 'time' | 'nullable_time' | 'ip';
 
 interface Column {
   name: string;
@@ -26,7 +30,7 @@ export const ITEM_COLUMNS: readonly Column[] = [
   col('site_id'),
   col('agent_id'),
   col('resource_id'),
-  col('session_id', 'string', 'toString(session_id)'),
+  col('session_id', 'plain', 'toString(session_id)'),
   col('protocol'),
   col('client_id'),
   col('user_id'),
@@ -48,8 +52,8 @@ export const ITEM_COLUMNS: readonly Column[] = [
   col('retention_days', 'number'),
   col('version', 'number'),
   col('inserted_at', 'time', ms('inserted_at')),
-  col('source_addr'),
-  col('dest_addr'),
+  col('source_addr', 'plain'),
+  col('dest_addr', 'plain'),
 ];
 
 /** Field names of an item / header of the CSV, in order: the view's columns. */
@@ -73,6 +77,7 @@ function text(value: unknown): string {
 function convert(kind: Kind, value: unknown): string | number | null {
   switch (kind) {
     case 'string':
+    case 'plain':
       return text(value);
     case 'number':
       // UInt64 may arrive quoted (output_format_json_quote_64bit_integers).

@@ -28,7 +28,13 @@ import { Mutex } from './mutex.js';
 import { CompactTextPayload, RowBinaryPayload, foreignPayload } from './payload.js';
 import { SESSION_INSERT_COLUMNS, toJsonEachRow } from './rows.js';
 import { SESSIONS_ROW_BINARY_STRUCTURE } from './row_binary.js';
-import { assertFormat, parseJsonEachRow, sqlString, withFormat } from './sql.js';
+import {
+  assertBulkReadonly,
+  assertFormat,
+  parseJsonEachRow,
+  sqlString,
+  withFormat,
+} from './sql.js';
 import { openInsertStaging, usableStagingDir, type InsertStaging } from './staging.js';
 import type {
   AdminActionRow,
@@ -86,6 +92,13 @@ const READONLY_ARGS = [...COMMON_ARGS, '--readonly=1'];
  * ORDER BY), which is why the export cuts large days into slices (export_windows.ts).
  */
 const STREAM_ARGS = ['--max_bytes_before_external_sort=33554432', '--max_block_size=2048'];
+/**
+ * Bulk streams (the CSV export, `QueryOptions.bulk`) run on a read-only connection of
+ * their own with one thread: each thread reads and sorts with buffers of its own, and
+ * the export's rate is bound by writing CSV out rather than by the engine (one thread
+ * measured as fast as two here, with ~13 MiB less peak RSS; docs/benchmarks.md).
+ */
+const BULK_ARGS = [...READONLY_ARGS, ...STREAM_ARGS, '--max_threads=1'];
 
 interface Connections {
   /** Inserts, DDL, internal queries. */
@@ -94,6 +107,8 @@ interface Connections {
   ro: Session;
   rwStream: Session;
   roStream: Session;
+  /** Bulk reads (the CSV export). */
+  bulkStream: Session;
 }
 
 export function createChdbStore(options: ChdbStoreOptions): Store {
@@ -103,6 +118,7 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
   const maxWaiters = options.maxStreamWaiters ?? 64;
   const rwStreamLock = new Mutex('stream (read-write)', maxWaiters);
   const roStreamLock = new Mutex('stream (read-only)', maxWaiters);
+  const bulkStreamLock = new Mutex('stream (bulk)', maxWaiters);
   // Starting a bound stream sets the engine's process-global parameter state, as do
   // bound queries; this gate keeps the two from overlapping.
   const paramGate = new Mutex('parameter binding');
@@ -144,6 +160,7 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
           ro: connect(READONLY_ARGS),
           rwStream: connect([...COMMON_ARGS, ...STREAM_ARGS]),
           roStream: connect([...READONLY_ARGS, ...STREAM_ARGS]),
+          bulkStream: connect(BULK_ARGS),
         };
         for (const session of sessions) await session.queryAsync(`USE ${database}`);
         if (binary) {
@@ -172,6 +189,21 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
       }
     })();
     return opening;
+  };
+
+  /**
+   * Hand the pages the engine's allocator keeps after a bulk stream back to the OS.
+   * That allocator (jemalloc inside libchdb.so) returns freed pages only after a 5 s
+   * decay and only on allocation activity, so an export's back-to-back queries stacked
+   * their freed pages: the collector's RSS grew ~60 MiB more than one query needs.
+   * Best effort: a failure costs memory, not the export.
+   */
+  const releaseFreedMemory = async (rw: Session): Promise<void> => {
+    try {
+      await rw.queryAsync('SYSTEM JEMALLOC PURGE');
+    } catch (err) {
+      log.debug({ err }, 'SYSTEM JEMALLOC PURGE failed');
+    }
   };
 
   /** Bound queries go through the gate; plain ones run in parallel. */
@@ -327,13 +359,19 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
       queryOptions?: QueryOptions,
     ): AsyncIterable<Uint8Array> {
       assertFormat(format);
+      assertBulkReadonly(queryOptions);
       const readonly = queryOptions?.readonly === true;
+      const bulk = queryOptions?.bulk === true;
       const signal = queryOptions?.signal;
       return {
         async *[Symbol.asyncIterator]() {
           const conns = await open();
-          const session = readonly ? conns.roStream : conns.rwStream;
-          const release = await (readonly ? roStreamLock : rwStreamLock).acquire(signal);
+          const [session, lock] = bulk
+            ? [conns.bulkStream, bulkStreamLock]
+            : readonly
+              ? [conns.roStream, roStreamLock]
+              : [conns.rwStream, rwStreamLock];
+          const release = await lock.acquire(signal);
           try {
             const text = withFormat(sql, format);
             const streamOptions = signal ? { format, signal } : { format };
@@ -346,6 +384,7 @@ export function createChdbStore(options: ChdbStoreOptions): Store {
           } catch (err) {
             throw translateEngineError(err, 'query failed');
           } finally {
+            if (bulk) await releaseFreedMemory(conns.rw);
             release();
           }
         },

@@ -11,7 +11,7 @@ import { runMigrations } from './migrate.js';
 import { RowsPayload, foreignPayload } from './payload.js';
 import { sessionRowsForInsert } from './rows.js';
 import { assertIdentifier, bootstrapStatements } from './schema.js';
-import { assertFormat, withFormat } from './sql.js';
+import { assertBulkReadonly, assertFormat, withFormat } from './sql.js';
 import type {
   AdminActionRow,
   GapRow,
@@ -244,6 +244,7 @@ export function createHttpStore(options: HttpStoreOptions): Store {
       queryOptions?: QueryOptions,
     ): AsyncIterable<Uint8Array> {
       assertFormat(format);
+      assertBulkReadonly(queryOptions);
       const signal = queryOptions?.signal;
       return {
         async *[Symbol.asyncIterator]() {

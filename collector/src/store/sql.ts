@@ -28,6 +28,13 @@ export function assertFormat(format: string): void {
   }
 }
 
+/** A bulk stream (`QueryOptions.bulk`) is a read: the embedded engine runs it read-only. */
+export function assertBulkReadonly(options: { readonly?: boolean; bulk?: boolean } = {}): void {
+  if (options.bulk === true && options.readonly !== true) {
+    throw new RangeError('a bulk stream must be read-only (readonly: true)');
+  }
+}
+
 /** Parse JSONEachRow text (one JSON object per line). */
 export function parseJsonEachRow<T>(text: string): T[] {
   const rows: T[] = [];

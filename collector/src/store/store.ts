@@ -77,6 +77,12 @@ export interface QueryOptions {
   readonly?: boolean;
   /** Cancels the query (the HTTP request, or the chDB stream between chunks). */
   signal?: AbortSignal;
+  /**
+   * A bulk read streamed to a client (the CSV export), for `queryStream`. The embedded
+   * engine runs it in the collector's own memory, so it gets a connection of its own
+   * tuned for a small footprint (chdb.ts); a ClickHouse server ignores it.
+   */
+  bulk?: boolean;
 }
 
 export interface InsertOptions {

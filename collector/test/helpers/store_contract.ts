@@ -286,6 +286,27 @@ export function describeStoreContract(name: string, engine: StoreEngine): void {
       expect(json).toBe(expected.map((row) => `${JSON.stringify(row)}\n`).join(''));
     });
 
+    it('streams a bulk read (the CSV export) like any read-only stream, beside one', async () => {
+      const sql =
+        'SELECT session_id, bytes_tx FROM network_logs WHERE org_id = {org:String} ORDER BY session_id';
+      const bulk = { readonly: true, bulk: true };
+      const [plain, viaBulk] = await Promise.all([
+        collect(store.queryStream(sql, { org: 'addr' }, 'CSV', { readonly: true })),
+        collect(store.queryStream(sql, { org: 'addr' }, 'CSV', bulk)),
+      ]);
+      expect(plain.split('\n')).toHaveLength(3);
+      expect(viaBulk).toBe(plain);
+      // Back to back, as an export's slices run.
+      expect(await collect(store.queryStream(sql, { org: 'addr' }, 'CSV', bulk))).toBe(plain);
+      const write = await codeOf(
+        collect(store.queryStream('INSERT INTO sessions (org_id) VALUES (1)', {}, 'CSV', bulk)),
+      );
+      expect(['STORE_READONLY', 'STORE_SYNTAX', 'STORE_QUERY']).toContain(write);
+      expect(() => store.queryStream('SELECT 1', {}, 'CSV', { bulk: true })).toThrow(
+        /bulk stream must be read-only/,
+      );
+    });
+
     it('stops a stream early and frees its slot', async () => {
       for await (const chunk of store.queryStream(
         'SELECT number FROM numbers(5000000)',

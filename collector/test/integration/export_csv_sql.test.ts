@@ -43,6 +43,15 @@ const ROWS = [
     status: 'completed',
   }),
   sessionRow({ started_at: T + 4, source_ip: '::ffff:10.0.0.1', error: '""' }),
+  sessionRow({
+    started_at: T + 5,
+    dest_ip: '::ffff:192.168.1.20',
+    source_ip: '::1',
+    user_id: '\rcr',
+    client_id: 'a,b',
+    error: 'plain-text',
+    close_reason: '=',
+  }),
 ];
 
 beforeAll(async () => {

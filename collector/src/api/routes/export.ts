@@ -109,6 +109,7 @@ async function streamCsv(
   const open = (query: { sql: string; params: Record<string, unknown> }) => {
     const stream = deps.store.queryStream(query.sql, query.params, CSV_RECORD_FORMAT, {
       readonly: true,
+      bulk: true,
       signal: ctx.signal,
     });
     return stream[Symbol.asyncIterator]();
