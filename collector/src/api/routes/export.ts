@@ -131,17 +131,27 @@ async function streamCsv(
       outcome.rows = counter.records;
       await writeChunk(ctx.res, chunk, ctx.signal);
     };
-    await writeChunk(ctx.res, csvLine(ITEM_FIELDS), ctx.signal);
-    if (first !== undefined && !first.done) await send(first.value);
-    for (;;) {
-      for (let next = await chunks?.next(); next?.done === false; next = await chunks?.next()) {
-        if (ctx.signal.aborted) break;
-        await send(next.value);
+    // Each chunk is written while the engine renders the next: that one is asked for
+    // before the write waits for the socket to drain, so the two overlap instead of
+    // taking turns. One chunk ahead at most (~0.6 MB).
+    const pump = async (first: IteratorResult<Uint8Array> | undefined): Promise<void> => {
+      let current = first;
+      while (current !== undefined && current.done !== true && !ctx.signal.aborted) {
+        const ahead = chunks?.next();
+        // Awaited below; if the write fails first, the stream's return() settles it.
+        ahead?.catch(() => undefined);
+        await send(current.value);
+        current = await ahead;
       }
+    };
+    await writeChunk(ctx.res, csvLine(ITEM_FIELDS), ctx.signal);
+    await pump(first);
+    for (;;) {
       await chunks?.return?.(undefined);
       const query = rest.shift();
       if (query === undefined || ctx.signal.aborted) break;
       chunks = open(query);
+      await pump(await chunks.next());
     }
     if (!ctx.signal.aborted) ctx.res.end();
   } catch (err) {
