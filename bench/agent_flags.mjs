@@ -19,7 +19,7 @@ import {
   median,
   options,
   requireTools,
-  iperfGbits,
+  iperf,
   sleep,
   startNats,
   waitPort,
@@ -99,7 +99,7 @@ try {
     }
     for (const a of order) {
       const before = cpuSeconds(a.agent.pid);
-      const gbps = await iperfGbits(a.iperfProxyPort, { seconds: opt.seconds });
+      const { gbps } = await iperf(a.iperfProxyPort, { seconds: opt.seconds });
       a.gbps.push(gbps);
       a.sPerGB.push((cpuSeconds(a.agent.pid) - before) / ((gbps * opt.seconds) / 8));
     }

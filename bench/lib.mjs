@@ -207,11 +207,6 @@ export async function waitUntil(predicate, timeoutMs, what) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One iperf3 client run to `127.0.0.1:port` (see iperf); Gbit/s received. */
-export async function iperfGbits(port, opts) {
-  return (await iperf(port, opts)).gbps;
-}
-
 /**
  * One iperf3 client run to `127.0.0.1:port`: Gbit/s and bytes received. The iperf3
  * server takes one test at a time and may still be closing the last one (a relay's

@@ -45,7 +45,7 @@ export class PendingBatch<M> {
     this.messages.push(message);
   }
 
-  /** Whether messages may bypass row objects (no live-tail listener needs them). */
+  /** Whether row objects are needed (a live-tail listener); then no message bypasses them. */
   get rowsWanted(): boolean {
     return this.keepRows();
   }

@@ -95,8 +95,9 @@ const STREAM_ARGS = ['--max_bytes_before_external_sort=33554432', '--max_block_s
 /**
  * Bulk streams (the CSV export, `QueryOptions.bulk`) run on a read-only connection of
  * their own with one thread: each thread reads and sorts with buffers of its own, and
- * the export's rate is bound by writing CSV out rather than by the engine (one thread
- * measured as fast as two here, with ~13 MiB less peak RSS; docs/benchmarks.md).
+ * the CSV cells are rendered after the final merge of the sort, on one thread either
+ * way, so one thread measured as fast as two, with less peak RSS (docs/benchmarks.md
+ * item 16).
  */
 const BULK_ARGS = [...READONLY_ARGS, ...STREAM_ARGS, '--max_threads=1'];
 

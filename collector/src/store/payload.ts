@@ -10,8 +10,8 @@ import { writeSessionRows } from './row_binary.js';
 import type { SessionPayload, SessionRow } from './store.js';
 
 /**
- * The payload's first buffer; it doubles as rows arrive (a batch of 20,000 rows is
- * ~3 MB), so a batch costs a few buffers, not one per NATS message.
+ * The payload's first buffer; it doubles as rows arrive (a batch of 100,000 rows, the
+ * default, is ~15 MB), so a batch costs a few buffers, not one per NATS message.
  */
 const INITIAL_BYTES = 256 * 1024;
 

@@ -12,10 +12,10 @@ import { NETWORK_LOGS_PATH, orgParam } from './network_logs.js';
 
 /**
  * `GET …/network-logs/export`: every matching row as CSV, newest first, streamed.
- * Memory stays constant: one query per day or slice of a day (export_windows.ts), the engine renders the
- * CSV records (csv_sql.ts) and the chunks it streams go to the socket as they are; the
- * loop waits for the socket to drain before it pulls more. A client that disconnects
- * aborts the query.
+ * Memory stays constant: one query per day or slice of a day (export_windows.ts), the
+ * engine renders the CSV records (csv_sql.ts) and the chunks it streams go to the socket
+ * as they are; the loop pulls at most one chunk ahead of the socket's drain. A client
+ * that disconnects aborts the query.
  */
 
 /** `20240501T120000Z`: sortable and safe in file names on every OS. */
