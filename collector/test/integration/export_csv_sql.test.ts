@@ -16,6 +16,11 @@ const T = Date.UTC(2030, 0, 1, 12, 0, 0);
 // Values that exercise every rule of csvCell and every kind of column.
 const ROWS = [
   sessionRow({ started_at: T + 1 }),
+  // Times: whole seconds (.000), a single-digit millisecond, the last millisecond of a
+  // year, and a late year.
+  sessionRow({ started_at: T, ended_at: T + 1007, status: 'completed' }),
+  sessionRow({ started_at: Date.UTC(2029, 11, 31, 23, 59, 59, 999) }),
+  sessionRow({ started_at: Date.UTC(2099, 1, 28, 0, 0, 0, 50), ended_at: Date.UTC(2099, 2, 1) }),
   sessionRow({
     started_at: T + 2,
     user_id: 'x,"y"',
