@@ -79,6 +79,7 @@ try {
   const download = (url, headers) =>
     new Promise((resolve, reject) => {
       const request = http.get(url, { headers }, (response) => {
+        response.on('error', reject);
         if (response.statusCode !== 200) {
           let text = '';
           response.setEncoding('utf8');
@@ -95,7 +96,6 @@ try {
           for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines += 1;
         });
         response.on('end', () => resolve({ lines, bytes }));
-        response.on('error', reject);
       });
       request.on('error', reject);
     });

@@ -40,6 +40,14 @@ const NOTES = {
 };
 
 const doc = join(repo, 'docs', 'benchmarks.md');
+// The page as it is, read once: the rows kept from it and the rewrite both use it.
+const page = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n\n';
+/** Where the generated block sits in the page (`end` at its END marker), if it does. */
+const block = (() => {
+  const begin = page.indexOf('<!-- bench:begin');
+  const end = page.indexOf(END);
+  return begin >= 0 && end > begin ? { begin, end } : undefined;
+})();
 const dir = process.argv[2];
 const quick = process.argv.includes('--quick');
 if (!dir) throw new Error('usage: node bench/report.mjs <results dir>');
@@ -130,14 +138,9 @@ if (failed.length > 0) lines.push('', `Benchmarks that failed in this run: ${fai
 lines.push('', END);
 
 const generated = lines.join('\n');
-let text = existsSync(doc) ? readFileSync(doc, 'utf8') : '# Benchmarks\n\n';
-const begin = text.indexOf('<!-- bench:begin');
-const end = text.indexOf(END);
-if (begin >= 0 && end > begin) {
-  text = text.slice(0, begin) + generated + text.slice(end + END.length);
-} else {
-  text = `${text.trimEnd()}\n\n## Latest run\n\n${generated}\n`;
-}
+const text = block
+  ? page.slice(0, block.begin) + generated + page.slice(block.end + END.length)
+  : `${page.trimEnd()}\n\n## Latest run\n\n${generated}\n`;
 writeFileSync(doc, text);
 console.log(`wrote ${doc}`);
 
@@ -147,11 +150,8 @@ console.log(`wrote ${doc}`);
  * (`node bench/<name>.mjs …`).
  */
 function keptFromPage(measured) {
-  const text = existsSync(doc) ? readFileSync(doc, 'utf8') : '';
-  const begin = text.indexOf('<!-- bench:begin');
-  const end = text.indexOf(END);
-  if (begin < 0 || end < begin) return { rows: [], sections: [] };
-  const old = text.slice(begin, end).split('\n');
+  if (!block) return { rows: [], sections: [] };
+  const old = page.slice(block.begin, block.end).split('\n');
   const keep = (name) => name !== undefined && !measured.has(name);
   const rows = old.flatMap((line) => {
     const name = /^\|.*\| `node bench\/(\w+)\.mjs/.exec(line)?.[1];
