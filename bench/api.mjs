@@ -13,12 +13,14 @@ import {
   connlogCollector,
   fmt,
   generator,
+  median,
   options,
   percentile,
   procStatus,
   record,
   requireTools,
   startNats,
+  summary,
   verdict,
   workDir,
 } from './lib.mjs';
@@ -100,9 +102,11 @@ try {
       request.on('error', reject);
     });
 
-  // CSV export of one org, everything; twice: the first runs on a collector that has
-  // not exported before (the engine's allocator and caches grow once), the second on a
-  // warm one, as a long-running collector is.
+  // CSV export of one org, everything; three times: the first runs on a collector that
+  // has not exported before (the engine's allocator and caches grow once), the others on
+  // a warm one, as a long-running collector is. The rate's verdict is their median, as
+  // for every figure here (one export's wall time swings ±15 % on this shared machine),
+  // with the slowest shown beside it; the memory's is the largest growth of the three.
   const exportOnce = async () => {
     const rssBefore = procStatus(collector.pid, 'VmRSS');
     let rssPeak = rssBefore;
@@ -128,23 +132,21 @@ try {
       growth: rssPeak - rssBefore,
     };
   };
-  const cold = await exportOnce();
-  const warm = await exportOnce();
-  const exported = cold.rows;
-  const rowsPerSecond = Math.min(cold.rowsPerSecond, warm.rowsPerSecond);
-  const growth = Math.max(cold.growth, warm.growth);
+  const exports = [];
+  for (let i = 0; i < 3; i++) exports.push(await exportOnce());
+  const exported = exports[0].rows;
+  const rates = exports.map((r) => r.rowsPerSecond);
+  const rowsPerSecond = median(rates);
+  const growth = Math.max(...exports.map((r) => r.growth));
   const expected = Math.ceil(opt.rows / 5);
   const details = [
     `${opt.rows} sessions over ${opt.days} days (5 orgs, 500 users), generated in ${fmt(load.seconds, 0)} s, ` +
       `${fmt(load.bytesOnDisk / opt.rows, 1)} B/row on disk (random UUIDv4 ids; one version per session).`,
     `List: GET /api/v1/orgs/acme/network-logs?from=…&to=… (24 h)&user=… (default limit 100), ${opt.queries} queries one after another ` +
       `(the first, cold: ${fmt(coldList.ms, 0)} ms, not counted): p50 ${fmt(p50, 0)} ms, p95 ${fmt(p95, 0)} ms, max ${fmt(Math.max(...times), 0)} ms; ${fmt(items / opt.queries, 0)} items per page on average.`,
-    ...[
-      ['first', cold],
-      ['second', warm],
-    ].map(
-      ([which, r]) =>
-        `Export (${which}): GET …/network-logs/export over the whole range: ${r.rows} rows (the org holds ${expected}), ${fmt(r.bytes / MiB, 0)} MiB of CSV in ${fmt(r.seconds, 1)} s = ${fmt(r.rowsPerSecond, 0)} rows/s; ` +
+    ...exports.map(
+      (r, i) =>
+        `Export ${i + 1}${i === 0 ? ' (first)' : ''}: GET …/network-logs/export over the whole range: ${r.rows} rows (the org holds ${expected}), ${fmt(r.bytes / MiB, 0)} MiB of CSV in ${fmt(r.seconds, 1)} s = ${fmt(r.rowsPerSecond, 0)} rows/s; ` +
         `collector RSS ${fmt(r.rssBefore / MiB, 0)} MiB before, peak ${fmt(r.rssPeak / MiB, 0)} MiB during (+${fmt(r.growth / MiB, 0)} MiB).`,
     ),
   ].join('\n');
@@ -161,7 +163,9 @@ try {
       {
         target: `CSV export of ${exported} rows`,
         reference: '—',
-        measured: `${fmt(cold.rowsPerSecond, 0)} / ${fmt(warm.rowsPerSecond, 0)} rows/s, peak RSS growth +${fmt(cold.growth / MiB, 0)} / +${fmt(warm.growth / MiB, 0)} MiB (first / second export)`,
+        measured:
+          `${summary(rates, 0)} rows/s (median, slowest–fastest of ${exports.length} exports; the first ${fmt(rates[0], 0)}), ` +
+          `peak RSS growth ${exports.map((r) => `+${fmt(r.growth / MiB, 0)}`).join(' / ')} MiB (in order)`,
         goal: '≥ 300,000 rows/s, ≤ 100 MB',
         met: verdict(rowsPerSecond >= 300_000 && growth <= 100e6),
       },

@@ -5,7 +5,7 @@ import { ITEM_FIELDS, SELECT_LIST, rowToItem } from '../../src/api/columns.js';
 import { csvLine } from '../../src/api/csv.js';
 import { CSV_RECORD_FORMAT, CSV_RECORD_SQL, CsvRecordCounter } from '../../src/api/csv_sql.js';
 import { createChdbStore } from '../../src/store/chdb.js';
-import type { Store } from '../../src/store/store.js';
+import type { QueryOptions, Store } from '../../src/store/store.js';
 import { sessionRow } from '../helpers/rows.js';
 
 const log = pino({ level: 'silent' });
@@ -70,7 +70,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-async function engineCsv(): Promise<{ text: string; records: number }> {
+async function engineCsv(options: QueryOptions): Promise<{ text: string; records: number }> {
   const counter = new CsvRecordCounter();
   const decoder = new TextDecoder();
   let text = '';
@@ -78,7 +78,7 @@ async function engineCsv(): Promise<{ text: string; records: number }> {
     `SELECT ${CSV_RECORD_SQL} FROM connlog.network_logs ORDER BY started_at`,
     {},
     CSV_RECORD_FORMAT,
-    { readonly: true },
+    options,
   )) {
     counter.push(chunk);
     text += decoder.decode(chunk, { stream: true });
@@ -87,20 +87,45 @@ async function engineCsv(): Promise<{ text: string; records: number }> {
 }
 
 describe('CSV records rendered by the engine', () => {
-  it('are exactly what csvLine(rowToItem(row)) makes of the same rows', async () => {
-    const rows = await store.query(
-      `SELECT ${SELECT_LIST} FROM connlog.network_logs ORDER BY started_at`,
-      {},
-      { readonly: true },
-    );
-    expect(rows).toHaveLength(ROWS.length);
-    const expected = rows.map((row) => {
-      const item = rowToItem(row);
-      return csvLine(ITEM_FIELDS.map((field) => item[field]));
-    });
-    const { text, records } = await engineCsv();
-    expect(text).toBe(expected.join(''));
-    expect(records).toBe(ROWS.length);
+  // The export streams on the bulk connection, which plans with the engine's previous
+  // analyzer (chdb.ts); both analyzers must render the same bytes.
+  it.each([
+    ['a read-only stream', { readonly: true }],
+    ['a bulk stream (the export)', { readonly: true, bulk: true }],
+  ] satisfies [string, QueryOptions][])(
+    'over %s are exactly what csvLine(rowToItem(row)) makes of the same rows',
+    async (_, options) => {
+      const rows = await store.query(
+        `SELECT ${SELECT_LIST} FROM connlog.network_logs ORDER BY started_at`,
+        {},
+        { readonly: true },
+      );
+      expect(rows).toHaveLength(ROWS.length);
+      const expected = rows.map((row) => {
+        const item = rowToItem(row);
+        return csvLine(ITEM_FIELDS.map((field) => item[field]));
+      });
+      const { text, records } = await engineCsv(options);
+      expect(text).toBe(expected.join(''));
+      expect(records).toBe(ROWS.length);
+    },
+  );
+
+  it('the bulk connection plans with the previous analyzer, the others with the default', async () => {
+    const analyzer = async (options: QueryOptions): Promise<string> => {
+      let text = '';
+      for await (const chunk of store.queryStream(
+        `SELECT getSetting('enable_analyzer')`,
+        {},
+        'TSVRaw',
+        options,
+      )) {
+        text += Buffer.from(chunk).toString();
+      }
+      return text.trim();
+    };
+    expect(await analyzer({ readonly: true, bulk: true })).toBe('false');
+    expect(await analyzer({ readonly: true })).toBe('true');
   });
 });
 
