@@ -36,7 +36,7 @@ const NOTES = {
   pipeline:
     'one-pass protobuf → RowBinary reader, 100,000-row INSERTs, filling while inserting; CPU per million events in the details',
   storage: 'session_id is most of it',
-  api: 'export rendered by the engine, one query per day slice on a one-thread connection of its own, freed engine pages handed back after each (items 3, 4, 15, 16)',
+  api: 'export rendered by the engine, one query per day slice on a one-thread connection of its own, freed engine pages handed back after each, planned by the previous analyzer (items 3, 4, 15, 16, 18)',
 };
 
 const doc = join(repo, 'docs', 'benchmarks.md');
