@@ -281,6 +281,32 @@ export async function bareProxy(targetPort, files) {
   return { ...proc, port };
 }
 
+/**
+ * bench/gen/bare_udp_proxy.mjs: a minimal Node UDP relay (records nothing), the runtime's
+ * floor for UDP.
+ */
+export async function bareUdpProxy(targetPort) {
+  const port = await freePort();
+  const proc = daemon(process.execPath, [
+    join(GEN, 'bare_udp_proxy.mjs'),
+    String(port),
+    String(targetPort),
+  ]);
+  await waitUdpPort(port);
+  return { ...proc, port };
+}
+
+/** Wait until a UDP socket is bound to 127.0.0.1:`port` (UDP has no connect to try). */
+export async function waitUdpPort(port, timeoutMs = 30_000) {
+  // /proc/net/udp lines read `  sl: local rem ...`, addresses in hex (`0100007F:PORT`).
+  const local = `: 0100007F:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  await waitUntil(
+    () => readFileSync('/proc/net/udp', 'utf8').includes(local),
+    timeoutMs,
+    `UDP port ${port} to be bound`,
+  );
+}
+
 /** A Node echo server (bench/gen/echo_server.mjs) in its own process. */
 export async function echoServer(files) {
   const port = await freePort();
@@ -489,13 +515,14 @@ export function reapedChildrenCpuSeconds() {
  * proxies' pids (those not given are left out): socat's relays are forked children, and
  * a Node proxy's main thread is metered on its own as `proxyJs`.
  */
-export function proxyMeters({ haproxy, socat, bare, agent }) {
+export function proxyMeters({ haproxy, socat, bare, bareUdp, agent }) {
   const node = (pid) => ({ proxy: pid, proxyJs: { pid, tid: pid } });
   return {
     direct: {},
     ...(haproxy !== undefined && { haproxy: { proxy: haproxy } }),
     ...(socat !== undefined && { socat: { proxy: { pid: socat, children: true } } }),
     ...(bare !== undefined && { 'node-bare-proxy': node(bare) }),
+    ...(bareUdp !== undefined && { 'node-bare-udp-proxy': node(bareUdp) }),
     ...(agent !== undefined && { 'connlog-agent': node(agent) }),
   };
 }

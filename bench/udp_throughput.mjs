@@ -1,6 +1,7 @@
 // UDP request/response throughput: a load generator process (bench/gen/udp_rr_client.mjs,
 // `flows` sockets each keeping `window` requests in flight) against a UDP echo process,
-// direct, through socat (UDP-LISTEN fork, one process per flow) and through
+// direct, through socat (UDP-LISTEN fork, one process per flow), through a bare Node
+// relay (bench/gen/bare_udp_proxy.mjs: records nothing, the runtime's floor) and through
 // connlog-agent (one flow = one recorded session); alternated, several rounds, for a
 // small and a large datagram. Figures: datagrams/s and payload bytes/s through the path
 // (both directions: every exchange is a request and a reply). Asserts nothing.
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import {
   GEN,
   alternate,
+  bareUdpProxy,
   connlogAgent,
   cpuMeter,
   proxyMeters,
@@ -85,12 +87,15 @@ try {
     },
   ]);
   procs.push(agent);
+  const bare = await bareUdpProxy(echoPort);
+  procs.push(bare);
   const paths = [
     ['direct', echoPort],
+    ['node-bare-udp-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
   // What each path's proxy is, for the CPU meter.
-  let proxyOf = proxyMeters({ agent: agent.pid });
+  let proxyOf = proxyMeters({ bareUdp: bare.pid, agent: agent.pid });
   let socatPid = 0;
   if (withSocat) {
     const socatPort = await freePort();
@@ -103,7 +108,7 @@ try {
     ]);
     procs.push(socatProc);
     socatPid = socatProc.pid;
-    proxyOf = proxyMeters({ agent: agent.pid, socat: socatPid });
+    proxyOf = proxyMeters({ bareUdp: bare.pid, agent: agent.pid, socat: socatPid });
     await sleep(300);
     paths.splice(1, 0, ['socat', socatPort]);
   }
@@ -112,6 +117,8 @@ try {
   // `${size}:${path}` → process → µs CPU per datagram, one value per round.
   const cpu = {};
   let lost = 0;
+  // `${size}:${path}` → requests lost, all rounds: a relay that drops shows here.
+  const lostBy = {};
   for (const size of sizes) {
     for (let round = 0; round < opt.rounds; round += 1) {
       for (const [name, port] of alternate(paths, round)) {
@@ -129,6 +136,7 @@ try {
           String(opt.seconds),
         ]);
         lost += out.lost;
+        lostBy[`${size}:${name}`] = (lostBy[`${size}:${name}`] ?? 0) + out.lost;
         (results[`${size}:${name}`] ??= []).push(out.exchangesPerSec);
         if (name === 'socat') {
           await waitUntil(() => !hasChildren(socatPid), 30_000, "socat's relays to exit");
@@ -166,40 +174,53 @@ try {
   const header =
     `UDP request/response through each path: ${opt.flows} flows × ${opt.window} in flight, ` +
     `${opt.seconds} s per run, ${opt.rounds} rounds alternated; median (min–max). ` +
-    'Datagrams/s and payload MB/s count both directions (request + reply).';
+    'Datagrams/s and payload MB/s count both directions (request + reply); ' +
+    'lost: requests without a reply within 200 ms, all rounds.';
   const table = [
-    '| size | path | datagrams/s | payload MB/s | vs direct | vs socat |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| size | path | datagrams/s | payload MB/s | vs direct | vs socat | vs bare relay | lost |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const rows = [];
   for (const size of sizes) {
     const direct = median(results[`${size}:direct`]);
     const socat = withSocat ? median(results[`${size}:socat`]) : NaN;
+    const bareRelay = median(results[`${size}:node-bare-udp-proxy`]);
     for (const [name] of paths) {
       const exchanges = results[`${size}:${name}`];
       const datagrams = exchanges.map((x) => 2 * x);
       const mbps = exchanges.map((x) => (2 * x * size) / 1e6);
       const m = median(exchanges);
       table.push(
-        `| ${size} B | ${name} | ${summary(datagrams, 0)} | ${summary(mbps, 1)} | ${fmt(m / direct)} | ${fmt(m / socat)} |`,
+        `| ${size} B | ${name} | ${summary(datagrams, 0)} | ${summary(mbps, 1)} | ${fmt(m / direct)} | ${fmt(m / socat)} | ${fmt(m / bareRelay)} | ${lostBy[`${size}:${name}`]} |`,
       );
     }
     const agent = median(results[`${size}:connlog-agent`]);
+    // Whether any Node relay reaches the goal here: the bare one is the runtime's floor.
+    const bareNote = `a bare Node relay, recording nothing: ${fmt(bareRelay / direct)} × direct`;
     rows.push({
       target: `UDP request/response, ${size} B datagrams, ${opt.flows} flows: datagrams/s through connlog-agent`,
-      reference: `direct ${fmt(2 * direct, 0)}/s${withSocat ? `; socat ${fmt(2 * socat, 0)}/s` : ''}`,
-      measured: `${fmt(2 * agent, 0)}/s, ${fmt((2 * agent * size) / 1e6, 1)} MB/s (${fmt(agent / direct)}× direct${withSocat ? `, ${fmt(agent / socat)}× socat` : ''})`,
+      reference: `direct ${fmt(2 * direct, 0)}/s${withSocat ? `; socat ${fmt(2 * socat, 0)}/s` : ''}; bare Node relay ${fmt(2 * bareRelay, 0)}/s`,
+      measured: `${fmt(2 * agent, 0)}/s, ${fmt((2 * agent * size) / 1e6, 1)} MB/s (${fmt(agent / direct)}× direct${withSocat ? `, ${fmt(agent / socat)}× socat` : ''}, ${fmt(agent / bareRelay)}× bare relay)`,
       // The issue's target: report first, then ≥ 0.5 × direct.
       goal: '≥ 0.5 × direct',
       met: verdict(agent / direct >= 0.5),
+      notes: bareNote,
+    });
+    rows.push({
+      target: `UDP request/response, ${size} B datagrams, ${opt.flows} flows: datagrams/s through a bare Node relay (bench/gen/bare_udp_proxy.mjs, records nothing)`,
+      reference: `direct ${fmt(2 * direct, 0)}/s`,
+      measured: `${fmt(2 * bareRelay, 0)}/s (${fmt(bareRelay / direct)}× direct)`,
+      goal: '—',
+      met: verdict(undefined),
+      notes: 'the runtime’s floor: whether any Node.js UDP relay reaches 0.5 × direct here',
     });
   }
   // CPU per datagram: what each path costs the machine, and the datagrams/s two cores
-  // (or the agent's one JavaScript thread) could carry at that cost.
+  // (or a Node relay's one JavaScript thread) could carry at that cost.
   const us = (key, proc) => median(cpu[key][proc] ?? [0]);
   const cpuTable = [
     'CPU per datagram through the path (/proc utime + stime, all threads; µs, median over rounds; ' +
-      'a datagram is a request or a reply; "JS" = the agent\'s main thread):',
+      'a datagram is a request or a reply; "JS" = a Node proxy\'s main thread):',
     '',
     '| size | path | proxy | proxy JS | generator | echo server | nats-server | sum | 2 cores at that cost, datagrams/s |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -214,18 +235,21 @@ try {
       );
     }
     const key = `${size}:connlog-agent`;
+    const bareKey = `${size}:node-bare-udp-proxy`;
     // 0.5 × direct's datagrams/s, carried by one JavaScript thread, leaves it this much
     // CPU per datagram (direct's exchanges/s are half its datagrams/s).
     const half = median(results[`${size}:direct`]);
+    const most = (k) =>
+      `${fmt(us(k, 'proxyJs'), 1)} µs (${fmt(us(k, 'proxy'), 1)} µs all threads), so it can carry ` +
+      `at most ${fmt(1e6 / us(k, 'proxyJs'), 0)} datagrams/s (${fmt(1e6 / us(k, 'proxyJs') / (2 * half))} × direct)`;
     ceilings.push(
-      `Ceiling, ${size} B: 0.5 × direct is ${fmt(half, 0)} datagrams/s, which leaves the agent's JS thread ` +
-        `≤ ${fmt(1e6 / half, 1)} µs per datagram at a full core; it spends ${fmt(us(key, 'proxyJs'), 1)} µs ` +
-        `(${fmt(us(key, 'proxy'), 1)} µs all threads), so it can carry at most ${fmt(1e6 / us(key, 'proxyJs'), 0)} datagrams/s ` +
-        `(${fmt(1e6 / us(key, 'proxyJs') / (2 * half))} × direct).`,
+      `Ceiling, ${size} B: 0.5 × direct is ${fmt(half, 0)} datagrams/s, which leaves a Node relay's JS thread ` +
+        `≤ ${fmt(1e6 / half, 1)} µs per datagram at a full core; the agent's spends ${most(key)}; ` +
+        `the bare relay's spends ${most(bareKey)}.`,
     );
     rows.push({
       target: `UDP, ${size} B datagrams: CPU per datagram`,
-      reference: `echo server ${fmt(us(`${size}:direct`, 'target'), 1)} µs${withSocat ? `; socat ${fmt(us(`${size}:socat`, 'proxy'), 1)} µs` : ''}`,
+      reference: `echo server ${fmt(us(`${size}:direct`, 'target'), 1)} µs${withSocat ? `; socat ${fmt(us(`${size}:socat`, 'proxy'), 1)} µs` : ''}; bare Node relay ${fmt(us(bareKey, 'proxy'), 1)} µs (${fmt(us(bareKey, 'proxyJs'), 1)} µs JS thread)`,
       measured: `connlog-agent ${fmt(us(key, 'proxy'), 1)} µs (${fmt(us(key, 'proxyJs'), 1)} µs JS thread: ≤ ${fmt(1e6 / us(key, 'proxyJs'), 0)} datagrams/s at 1 core)`,
       goal: '—',
       met: verdict(undefined),
