@@ -10,6 +10,8 @@ import { createSocket } from 'node:dgram';
 const [listenPort, targetPort] = process.argv.slice(2).map(Number);
 // A flow that carried nothing for a whole sweep period is closed (UDP has no end).
 const SWEEP_MS = 10_000;
+// Datagrams held per flow while its socket connects, as the agent bounds its own queue.
+const MAX_PENDING = 64;
 
 // address → port → flow: two lookups, no key string built per datagram.
 const flows = new Map();
@@ -21,9 +23,10 @@ listener.on('error', () => undefined);
 listener.on('message', (msg, rinfo) => {
   const flow = flows.get(rinfo.address)?.get(rinfo.port) ?? open(rinfo.address, rinfo.port);
   flow.active = true;
-  // Sending without an address is only allowed once connected; until then, hold.
+  // Sending without an address is only allowed once connected; until then, hold a few
+  // (the connect of a loopback socket takes one event loop turn) and drop the rest.
   if (flow.pending === null) flow.upstream.send(msg);
-  else flow.pending.push(msg);
+  else if (flow.pending.length < MAX_PENDING) flow.pending.push(msg);
 });
 listener.bind(listenPort, '127.0.0.1');
 

@@ -81,8 +81,8 @@ export interface QueryOptions {
    * A bulk read streamed to a client (the CSV export), for `queryStream`. The embedded
    * engine runs it in the collector's own memory, so it gets a connection of its own
    * tuned for a small footprint and quick planning (chdb.ts); a ClickHouse server
-   * ignores it. For the collector's own SQL: that connection plans with the engine's
-   * previous analyzer, which user SQL is not held to.
+   * ignores it. Only for the collector's own SQL: that connection plans with the
+   * engine's previous analyzer, so user SQL is never sent as a bulk read.
    */
   bulk?: boolean;
 }
