@@ -3,8 +3,8 @@
 // real connlog-collector process on that data dir serves:
 //  - list queries: one org, a 24 h window, one user filter (default page of 100),
 //    `queries` of them with varying users and windows, one after another → p95;
-//  - a CSV export of one org's whole range (rows / 5 rows) → rows/s, and the
-//    collector's RSS growth during it (VmRSS sampled every 50 ms, and VmHWM).
+//  - three CSV exports of one org's whole range (rows / 5 rows) → rows/s (median), and
+//    the collector's RSS growth during each (VmRSS sampled every 50 ms).
 //   node bench/api.mjs [--rows 50000000] [--queries 60] [--quick]
 import http from 'node:http';
 import { join } from 'node:path';

@@ -1,15 +1,6 @@
 import { formatTime } from './filters/time.js';
 
 /**
- * The columns of a network-log item, in the order of the `network_logs` view (so the
- * CSV export reads like `SELECT *` plus the two address columns), and how each is
- * selected and converted. Items (JSON) and the CSV export share this list, so they never drift.
- *
- * Selected under `c_<name>` aliases: ClickHouse lets SELECT aliases shadow columns in
- * WHERE and ORDER BY, and `toUnixTimestamp64Milli(started_at) AS started_at` would
- * turn the time filters into comparisons against a number.
- */
-/**
  * `plain`: text that can never start with a formula character nor hold a quote, comma
  * or line break (a UUID, an `ip:port`), so the CSV writes it as it is.
  */
@@ -25,6 +16,15 @@ interface Column {
 const col = (name: string, kind: Kind = 'string', sql = name): Column => ({ name, sql, kind });
 const ms = (name: string): string => `toUnixTimestamp64Milli(toDateTime64(${name}, 3, 'UTC'))`;
 
+/**
+ * The columns of a network-log item, in the order of the `network_logs` view (so the
+ * CSV export reads like `SELECT *` plus the two address columns), and how each is
+ * selected and converted. Items (JSON) and the CSV export share this list, so they never drift.
+ *
+ * Selected under `c_<name>` aliases: ClickHouse lets SELECT aliases shadow columns in
+ * WHERE and ORDER BY, and `toUnixTimestamp64Milli(started_at) AS started_at` would
+ * turn the time filters into comparisons against a number.
+ */
 export const ITEM_COLUMNS: readonly Column[] = [
   col('org_id'),
   col('site_id'),

@@ -33,13 +33,12 @@ function cell(column: (typeof ITEM_COLUMNS)[number]): string {
     case 'string':
       return textCell(`toString(${column.sql})`);
     case 'number':
+    case 'plain':
       return `toString(${column.sql})`;
     case 'time':
       return timeCell(dt);
     case 'nullable_time':
       return `if(isNull(${column.name}), '', ${timeCell(`assumeNotNull(${dt})`)})`;
-    case 'plain':
-      return `toString(${column.sql})`;
     case 'ip': {
       // `displayIp`; an IP's text never needs quoting or neutralizing.
       const ip = column.sql;
