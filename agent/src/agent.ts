@@ -4,10 +4,11 @@ import { Registry } from '@connlog/metrics';
 import { sessionsSubject } from '@connlog/proto';
 import { pino, type Logger } from 'pino';
 import type { AgentConfig } from './config/options.js';
+import { AGENT_NODE_ARGS } from './agent_bin.js';
 import { AgentError, describeError } from './errors.js';
 import { HttpServer, type Health } from './http/server.js';
-import { IdentityError } from './identity/errors.js';
-import { createPeerMap, type PeerMap } from './identity/peer_map.js';
+import { loadPeerMaps, reloadPeerMaps } from './identity/load_peer_maps.js';
+import type { PeerMap } from './identity/peer_map.js';
 import { IdentityTelemetry } from './identity/telemetry.js';
 import { SHUTDOWN_OUTCOME } from './proxy/close_reason.js';
 import type { ResourceProxy } from './proxy/proxy.js';
@@ -24,6 +25,9 @@ import { createSpool, type SpoolKind } from './spool_factory.js';
 import type { Spool, SpoolStats } from './spool/spool.js';
 import { Telemetry } from './telemetry.js';
 import { AGENT_VERSION } from './version.js';
+import { withTimeout } from './with_timeout.js';
+import { WorkerPool } from './workers/pool.js';
+import { WorkerTelemetry } from './workers/telemetry.js';
 
 export const JOURNAL_FILE = 'open-sessions.json';
 
@@ -32,6 +36,11 @@ export interface AgentDeps {
   log?: Logger;
   /** Metrics registry; default a new one (served on `/metrics`). */
   registry?: Registry;
+  /**
+   * Node.js flags of worker processes (`workers` > 1); default the bin's shebang flags.
+   * The CLI passes its own, so `node <flags> bin/connlog-agent.js` reaches the workers.
+   */
+  workerNodeArgs?: readonly string[];
 }
 
 export interface ResourceStatus {
@@ -89,7 +98,10 @@ interface Running {
   recorder: Recorder;
   link: NatsLink;
   publisher: Publisher;
+  /** The resources proxied in this process: all, or the UDP ones when workers > 1. */
   proxies: ResourceProxy[];
+  /** The worker processes proxying the TCP resources, when `workers` > 1. */
+  pool: WorkerPool | undefined;
   http: HttpServer | undefined;
   /** Peer maps by absolute path (the top-level one and resources' own). */
   peerMaps: Map<string, PeerMap>;
@@ -99,6 +111,9 @@ class AgentRuntime implements Agent {
   private readonly log: Logger;
   private readonly telemetry: Telemetry;
   private readonly identityTelemetry: IdentityTelemetry;
+  private readonly workerTelemetry: WorkerTelemetry;
+  private readonly registry: Registry;
+  private readonly workerNodeArgs: readonly string[];
   private state: AgentStatus['state'] = 'new';
   private agentId = '';
   private running: Running | undefined;
@@ -111,19 +126,22 @@ class AgentRuntime implements Agent {
   ) {
     this.log = deps.log ?? pino({ level: 'silent' });
     const registry = deps.registry ?? new Registry();
+    this.registry = registry;
     this.telemetry = new Telemetry(this.log, registry);
     this.identityTelemetry = new IdentityTelemetry(this.log, registry);
+    this.workerTelemetry = new WorkerTelemetry(this.log, registry);
+    this.workerNodeArgs = deps.workerNodeArgs ?? AGENT_NODE_ARGS;
   }
 
   reloadPeerMap(): Promise<boolean> {
-    const peerMaps = [...(this.running?.peerMaps.values() ?? [])];
-    if (peerMaps.length === 0) {
+    const peerMaps = this.running?.peerMaps ?? new Map<string, PeerMap>();
+    if (peerMaps.size === 0) {
       this.log.info({}, 'peer map reload requested: no peer map in effect');
       return Promise.resolve(false);
     }
-    return Promise.all(peerMaps.map((peerMap) => peerMap.reload())).then((all) =>
-      all.every(Boolean),
-    );
+    // Workers re-read their own copies; a bad file is logged by each, as here.
+    this.running?.pool?.reloadPeerMaps();
+    return reloadPeerMaps(peerMaps);
   }
 
   start(): Promise<void> {
@@ -149,9 +167,10 @@ class AgentRuntime implements Agent {
       resources: config.resources.map((resource, i) => ({
         id: resource.id,
         protocol: resource.protocol,
-        listen: r?.proxies[i]?.address ?? '',
+        listen: r ? this.addressOf(r, i) : '',
         target: resource.target,
-        sessionsOpen: r?.recorder.openCountOf(resource.id) ?? 0,
+        sessionsOpen:
+          (r?.recorder.openCountOf(resource.id) ?? 0) + (r?.pool?.openCountOf(resource.id) ?? 0),
       })),
       http: r?.http?.address,
       nats: { connected: r?.link.connected ?? false },
@@ -159,7 +178,7 @@ class AgentRuntime implements Agent {
         ...(r?.spool.stats() ?? { bytes: 0, batches: 0, segments: 0 }),
         kind: r?.spoolKind ?? config.spool.kind,
       },
-      sessions: { open: r?.recorder.openCount ?? 0 },
+      sessions: { open: r ? openSessions(r) : 0 },
       buffer: { bytes: r?.batcher.bufferedBytes ?? 0, recording: !(r?.batcher.inGap ?? false) },
     };
   }
@@ -179,7 +198,7 @@ class AgentRuntime implements Agent {
       );
     }
     this.agentId = config.agentId ?? loadOrCreateAgentId(config.spool.dir);
-    const peerMaps = await this.loadPeerMaps();
+    const peerMaps = await loadPeerMaps(config, this.log, this.identityTelemetry);
     const { spool, kind: spoolKind } = createSpool(config.spool, this.log);
     let opened;
     try {
@@ -226,8 +245,14 @@ class AgentRuntime implements Agent {
       maxBufferBytes: config.publish.maxBufferBytes,
       onBatch: (batch) => spooler.push(batch),
       gapReason: () => (spooler.spoolFull ? 'spool_full' : 'buffer_full'),
-      onGapStarted: (reason, bytes) => telemetry.recordingGapStarted(reason, bytes),
-      onGapEnded: (gap) => telemetry.recordingGapEnded(gap),
+      onGapStarted: (reason, bytes) => {
+        telemetry.recordingGapStarted(reason, bytes);
+        pool?.setRecording(false);
+      },
+      onGapEnded: (gap) => {
+        telemetry.recordingGapEnded(gap);
+        pool?.setRecording(true);
+      },
       onBufferChanged: (bytes) => telemetry.bufferBytesChanged(bytes),
     });
     const link = new NatsLink(config.nats, telemetry, config.publish.ackTimeout);
@@ -248,7 +273,24 @@ class AgentRuntime implements Agent {
       sink: batcher,
       telemetry,
     });
-    const proxies: ResourceProxy[] = config.resources.map((resource) => {
+    const inWorkers = (protocol: string): boolean => config.workers > 1 && protocol === 'tcp';
+    const pool =
+      config.workers > 1 && config.resources.some((resource) => inWorkers(resource.protocol))
+        ? new WorkerPool({
+            count: config.workers,
+            config,
+            agentId: this.agentId,
+            nodeArgs: this.workerNodeArgs,
+            sink: batcher,
+            recording: () => !batcher.inGap,
+            recorder,
+            telemetry,
+            workerTelemetry: this.workerTelemetry,
+          })
+        : undefined;
+    if (pool) this.registry.addSource(() => pool.snapshots());
+    const local = config.resources.filter((resource) => !inWorkers(resource.protocol));
+    const proxies: ResourceProxy[] = local.map((resource) => {
       const file = resource.peerMap?.file;
       const identity = {
         peerMap: file === undefined ? undefined : peerMaps.get(resolve(file)),
@@ -271,6 +313,7 @@ class AgentRuntime implements Agent {
       link,
       publisher,
       proxies,
+      pool,
       http,
       peerMaps,
     };
@@ -287,6 +330,7 @@ class AgentRuntime implements Agent {
     try {
       if (http) await http.listen(config.http.listen);
       for (const proxy of proxies) await proxy.listen();
+      await pool?.start();
     } catch (err) {
       await this.shutdown(running, 0);
       this.state = 'closed';
@@ -300,10 +344,11 @@ class AgentRuntime implements Agent {
         org: config.org,
         site: config.site,
         version: AGENT_VERSION,
-        resources: proxies.map((proxy, i) => ({
-          id: config.resources[i]?.id,
-          listen: proxy.address,
+        resources: config.resources.map((resource, i) => ({
+          id: resource.id,
+          listen: this.addressOf(running, i),
         })),
+        workers: config.workers,
         http: http?.address,
         nats: config.nats.servers,
       },
@@ -311,39 +356,16 @@ class AgentRuntime implements Agent {
     );
   }
 
-  /**
-   * At startup every peer map must load: a bad file stops the agent naming the key and
-   * the entry. A file named by several resources (or by them and the top level) is
-   * loaded and watched once.
-   */
-  private async loadPeerMaps(): Promise<Map<string, PeerMap>> {
-    const { config } = this;
-    const wanted = new Map<string, { file: string; key: string }>();
-    if (config.peerMap)
-      wanted.set(resolve(config.peerMap.file), { file: config.peerMap.file, key: 'peerMap.file' });
-    config.resources.forEach((resource, i) => {
-      const file = resource.peerMap?.file;
-      if (file !== undefined && !wanted.has(resolve(file))) {
-        wanted.set(resolve(file), { file, key: `resources[${i}].peerMap.file` });
-      }
-    });
-    const loaded = new Map<string, PeerMap>();
-    for (const [path, { file, key }] of wanted) {
-      try {
-        const peerMap = await createPeerMap({
-          file,
-          log: this.log,
-          onReload: (event) => this.identityTelemetry.peerMapReloaded(file, event),
-        });
-        this.identityTelemetry.peerMapLoaded(file, peerMap.stats().entries);
-        loaded.set(path, peerMap);
-      } catch (err) {
-        for (const peerMap of loaded.values()) peerMap.close();
-        const message = err instanceof IdentityError ? err.message : describeError(err);
-        throw new AgentError('CONFIG_INVALID', `${key}: ${message}`, { cause: err });
-      }
-    }
-    return loaded;
+  /** The bound address of resource `i`, wherever it is proxied ('' before listening). */
+  private addressOf(r: Running, i: number): string {
+    const resource = this.config.resources[i];
+    if (resource === undefined) return '';
+    const inPool = (other: typeof resource): boolean =>
+      r.pool !== undefined && other.protocol === 'tcp';
+    const pooled = inPool(resource);
+    // Its index among the resources proxied on the same side (here, or in the workers).
+    const k = this.config.resources.slice(0, i).filter((other) => inPool(other) === pooled).length;
+    return pooled ? (r.pool?.tcpAddresses[k] ?? '') : (r.proxies[k]?.address ?? '');
   }
 
   private readJournal(journal: OpenSessionsJournal) {
@@ -368,7 +390,7 @@ class AgentRuntime implements Agent {
       ok: this.state === 'running',
       nats: { connected: r?.link.connected ?? false },
       spool: { batches: stats.batches, bytes: stats.bytes },
-      sessionsOpen: r?.recorder.openCount ?? 0,
+      sessionsOpen: r ? openSessions(r) : 0,
       recording: !(r?.batcher.inGap ?? false),
     };
   }
@@ -382,7 +404,7 @@ class AgentRuntime implements Agent {
     }
     this.state = 'closing';
     this.log.info(
-      { openSessions: running.recorder.openCount, graceMs: this.config.shutdownGrace },
+      { openSessions: openSessions(running), graceMs: this.config.shutdownGrace },
       'agent stopping',
     );
     await this.shutdown(running, this.config.shutdownGrace);
@@ -393,12 +415,16 @@ class AgentRuntime implements Agent {
   private async shutdown(r: Running, graceMs: number): Promise<void> {
     const { config, log } = this;
     await Promise.all(r.proxies.map((proxy) => proxy.stopAccepting()));
+    // Workers run the same sequence for their sessions, at the same time; their last
+    // events are in the batcher once this resolves.
+    const workersCut = r.pool?.stop(graceMs) ?? Promise.resolve(0);
     for (const peerMap of r.peerMaps.values()) peerMap.close();
     if (r.recorder.openCount > 0 && graceMs > 0) {
       await withTimeout(r.recorder.whenIdle(), graceMs);
     }
-    const cut = r.recorder.openCount;
+    let cut = r.recorder.openCount;
     for (const proxy of r.proxies) proxy.abortAll(SHUTDOWN_OUTCOME);
+    cut += await workersCut;
     r.recorder.stopTicker();
     r.batcher.close();
 
@@ -427,8 +453,6 @@ class AgentRuntime implements Agent {
   }
 }
 
-async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+function openSessions(r: Running): number {
+  return r.recorder.openCount + (r.pool?.openCount ?? 0);
 }

@@ -3,6 +3,7 @@ import { createAgent } from './agent.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { AgentError, describeError } from './errors.js';
 import { createLogger } from './log.js';
+import { runWorker } from './workers/worker_main.js';
 import { AGENT_VERSION } from './version.js';
 
 interface RunOptions extends ConfigFlags {
@@ -47,6 +48,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     });
 
+  // Started by the agent itself for `workers` > 1 (node:cluster), never by hand.
+  program
+    .command('worker', { hidden: true })
+    .description('a worker process of an agent with workers > 1')
+    .action(async () => runWorker());
+
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
@@ -77,7 +84,8 @@ function configOrExit(options: RunOptions) {
 async function run(options: RunOptions): Promise<void> {
   const config = configOrExit(options);
   const log = createLogger(config.log.level);
-  const agent = createAgent(config, { log });
+  // Workers run with this process's Node.js flags (the shebang's, or an override).
+  const agent = createAgent(config, { log, workerNodeArgs: process.execArgv });
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {

@@ -6,4 +6,6 @@ export {
   GaugeSeries,
   Histogram,
   PROMETHEUS_CONTENT_TYPE,
+  sumSnapshots,
 } from './registry.js';
+export type { MetricSnapshot, SeriesSnapshot, SnapshotSource } from './registry.js';

@@ -6,9 +6,71 @@
 
 type Labels = Record<string, string>;
 
+/**
+ * One metric's values as plain data, to carry to another process (structured-clone
+ * safe). Label values are in the metric's label-name order.
+ */
+export interface MetricSnapshot {
+  name: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  series: SeriesSnapshot[];
+}
+
+export interface SeriesSnapshot {
+  labels: string[];
+  /** Counter or gauge value; a histogram's observation count. */
+  value: number;
+  /** Histogram only: cumulative count per bucket, and the sum of observations. */
+  buckets?: number[];
+  sum?: number;
+}
+
+/**
+ * `into` plus `from`, series summed per metric and label set (histograms bucket by
+ * bucket). For keeping what a process that is gone had counted.
+ */
+export function sumSnapshots(
+  into: readonly MetricSnapshot[],
+  from: readonly MetricSnapshot[],
+): MetricSnapshot[] {
+  const out = new Map<
+    string,
+    { type: MetricSnapshot['type']; series: Map<string, SeriesSnapshot> }
+  >();
+  for (const snapshot of [...into, ...from]) {
+    let metric = out.get(snapshot.name);
+    if (metric === undefined)
+      out.set(snapshot.name, (metric = { type: snapshot.type, series: new Map() }));
+    if (metric.type !== snapshot.type) continue;
+    for (const series of snapshot.series) {
+      const key = series.labels.join('\u0000');
+      const have = metric.series.get(key);
+      if (have === undefined) {
+        metric.series.set(key, {
+          ...series,
+          labels: [...series.labels],
+          ...(series.buckets && { buckets: [...series.buckets] }),
+        });
+        continue;
+      }
+      have.value += series.value;
+      if (series.sum !== undefined) have.sum = (have.sum ?? 0) + series.sum;
+      if (series.buckets && have.buckets) {
+        have.buckets = have.buckets.map((n, i) => n + (series.buckets?.[i] ?? 0));
+      }
+    }
+  }
+  return [...out].map(([name, { type, series }]) => ({ name, type, series: [...series.values()] }));
+}
+
+/** Snapshots of other registries (e.g. other processes), added into this one's output. */
+export type SnapshotSource = () => readonly MetricSnapshot[];
+
 interface Metric {
   readonly name: string;
-  render(): string;
+  snapshot(): MetricSnapshot;
+  /** `extra`: the same metric from other registries, summed per label set. */
+  render(extra?: readonly SeriesSnapshot[]): string;
 }
 
 function labelKey(names: readonly string[], labels: Labels): string {
@@ -99,14 +161,38 @@ abstract class ValueMetric implements Metric {
     return this.values.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
 
-  render(): string {
+  snapshot(): MetricSnapshot {
+    const series = [...this.values.values()].map((slot) => ({
+      labels: [...slot.labels],
+      value: slot.value,
+    }));
+    return { name: this.name, type: this.type, series };
+  }
+
+  render(extra: readonly SeriesSnapshot[] = []): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    if (this.values.size === 0 && this.labelNames.length === 0) lines.push(`${this.name} 0`);
-    for (const slot of this.values.values()) {
+    let slots: Iterable<Slot> = this.values.values();
+    if (extra.length > 0) {
+      // Summed per label set: counters add up across processes, and so do gauges of
+      // things each process holds its own share of (open sessions).
+      const merged = new Map<string, Slot>();
+      for (const [key, slot] of this.values) merged.set(key, { ...slot });
+      for (const series of extra) {
+        const key = series.labels.join('\u0000');
+        const slot = merged.get(key);
+        if (slot) slot.value += series.value;
+        else merged.set(key, { labels: [...series.labels], value: series.value });
+      }
+      slots = merged.values();
+    }
+    let any = false;
+    for (const slot of slots) {
+      any = true;
       lines.push(
         `${this.name}${formatLabels(this.labelNames, slot.labels)} ${formatValue(slot.value)}`,
       );
     }
+    if (!any && this.labelNames.length === 0) lines.push(`${this.name} 0`);
     return lines.join('\n');
   }
 }
@@ -159,17 +245,26 @@ export class Gauge extends ValueMetric {
     return this;
   }
 
-  override render(): string {
+  override snapshot(): MetricSnapshot {
     this.collector?.();
-    return super.render();
+    return super.snapshot();
+  }
+
+  override render(extra: readonly SeriesSnapshot[] = []): string {
+    this.collector?.();
+    return super.render(extra);
   }
 }
 
+interface HistogramEntry {
+  labels: string[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
 export class Histogram implements Metric {
-  private readonly series = new Map<
-    string,
-    { labels: string[]; counts: number[]; sum: number; count: number }
-  >();
+  private readonly series = new Map<string, HistogramEntry>();
 
   constructor(
     readonly name: string,
@@ -204,9 +299,45 @@ export class Histogram implements Metric {
     return total;
   }
 
-  render(): string {
+  snapshot(): MetricSnapshot {
+    const series = [...this.series.values()].map((entry) => ({
+      labels: [...entry.labels],
+      value: entry.count,
+      buckets: [...entry.counts],
+      sum: entry.sum,
+    }));
+    return { name: this.name, type: 'histogram', series };
+  }
+
+  render(extra: readonly SeriesSnapshot[] = []): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const entry of this.series.values()) {
+    let entries: Iterable<HistogramEntry> = this.series.values();
+    if (extra.length > 0) {
+      const merged = new Map<string, HistogramEntry>();
+      for (const [key, entry] of this.series)
+        merged.set(key, { ...entry, counts: [...entry.counts] });
+      for (const series of extra) {
+        const key = series.labels.join('\u0000');
+        let entry = merged.get(key);
+        if (!entry) {
+          entry = {
+            labels: [...series.labels],
+            counts: this.buckets.map(() => 0),
+            sum: 0,
+            count: 0,
+          };
+          merged.set(key, entry);
+        }
+        const target = entry;
+        series.buckets?.forEach((n, i) => {
+          if (i < target.counts.length) target.counts[i] = (target.counts[i] ?? 0) + n;
+        });
+        entry.sum += series.sum ?? 0;
+        entry.count += series.value;
+      }
+      entries = merged.values();
+    }
+    for (const entry of entries) {
       this.buckets.forEach((bound, i) => {
         const le = `le="${formatValue(bound)}"`;
         lines.push(
@@ -225,6 +356,7 @@ export class Histogram implements Metric {
 
 export class Registry {
   private readonly metrics = new Map<string, Metric>();
+  private readonly sources: SnapshotSource[] = [];
 
   private add<T extends Metric>(metric: T): T {
     if (this.metrics.has(metric.name)) throw new Error(`metric ${metric.name} registered twice`);
@@ -249,10 +381,40 @@ export class Registry {
     return this.add(new Histogram(name, help, buckets, labelNames));
   }
 
+  /** Every metric's values as plain data (see `MetricSnapshot`). */
+  snapshot(): MetricSnapshot[] {
+    return [...this.metrics.values()].map((metric) => metric.snapshot());
+  }
+
+  /**
+   * Add what `source` returns into every `render()`: series of a metric registered here
+   * are summed per label set with this registry's own (same name; a name not registered
+   * here is ignored, as are series of another type).
+   */
+  addSource(source: SnapshotSource): void {
+    this.sources.push(source);
+  }
+
   /** Prometheus text exposition format (version 0.0.4). */
   render(): string {
-    return `${[...this.metrics.values()].map((metric) => metric.render()).join('\n')}\n`;
+    const extra = new Map<string, SeriesSnapshot[]>();
+    for (const source of this.sources) {
+      for (const snapshot of source()) {
+        const own = this.metrics.get(snapshot.name);
+        if (own === undefined || snapshotType(own) !== snapshot.type) continue;
+        let list = extra.get(snapshot.name);
+        if (list === undefined) extra.set(snapshot.name, (list = []));
+        list.push(...snapshot.series);
+      }
+    }
+    const text = [...this.metrics.values()].map((metric) => metric.render(extra.get(metric.name)));
+    return `${text.join('\n')}\n`;
   }
+}
+
+function snapshotType(metric: Metric): MetricSnapshot['type'] {
+  if (metric instanceof Histogram) return 'histogram';
+  return metric instanceof Counter ? 'counter' : 'gauge';
 }
 
 /** Content type of `Registry.render()`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Registry } from '../src/index.js';
+import { Registry, sumSnapshots } from '../src/index.js';
 
 describe('Registry', () => {
   it('renders counters, gauges and histograms in Prometheus text format', () => {
@@ -64,5 +64,69 @@ describe('Registry', () => {
     gauge.onCollect(() => gauge.set({}, depth));
     depth = 7;
     expect(registry.render()).toContain('queue_depth 7');
+  });
+
+  it("adds other registries' snapshots into its output, summed per label set", () => {
+    const build = () => {
+      const registry = new Registry();
+      return {
+        registry,
+        started: registry.counter('started_total', 'started', ['resource']),
+        open: registry.gauge('open', 'open'),
+        seconds: registry.histogram('seconds', 'seconds', [0.1, 1]),
+      };
+    };
+    const main = build();
+    const worker = build();
+    main.started.inc({ resource: 'db' }, 2);
+    worker.started.inc({ resource: 'db' }, 3);
+    worker.started.inc({ resource: 'web' });
+    main.open.set({}, 1);
+    worker.open.set({}, 4);
+    main.seconds.observe(0.05);
+    worker.seconds.observe(0.5);
+    worker.seconds.observe(5);
+    // Through a structured clone, as between processes.
+    const snapshot = structuredClone(worker.registry.snapshot());
+    main.registry.addSource(() => [
+      ...snapshot,
+      { name: 'not_here', type: 'counter', series: [{ labels: [], value: 9 }] },
+      { name: 'open', type: 'counter', series: [{ labels: [], value: 100 }] },
+    ]);
+    const text = main.registry.render();
+    expect(text).toContain('started_total{resource="db"} 5');
+    expect(text).toContain('started_total{resource="web"} 1');
+    expect(text).toContain('\nopen 5\n');
+    expect(text).toContain('seconds_bucket{le="0.1"} 1');
+    expect(text).toContain('seconds_bucket{le="1"} 2');
+    expect(text).toContain('seconds_bucket{le="+Inf"} 3');
+    expect(text).toContain('seconds_sum 5.55');
+    expect(text).not.toContain('not_here');
+    // The registry's own values are untouched by the merge.
+    expect(main.started.get({ resource: 'db' })).toBe(2);
+    expect(main.registry.render()).toBe(text);
+  });
+
+  it('sums snapshots per metric and label set', () => {
+    const a = new Registry();
+    const b = new Registry();
+    a.counter('c_total', 'c', ['l']).inc({ l: 'x' }, 2);
+    b.counter('c_total', 'c', ['l']).inc({ l: 'x' }, 3);
+    a.histogram('h', 'h', [1]).observe(0.5);
+    b.histogram('h', 'h', [1]).observe(2);
+    const sum = sumSnapshots(a.snapshot(), b.snapshot());
+    const target = new Registry();
+    target.counter('c_total', 'c', ['l']);
+    target.histogram('h', 'h', [1]);
+    target.addSource(() => sum);
+    const text = target.render();
+    expect(text).toContain('c_total{l="x"} 5');
+    expect(text).toContain('h_bucket{le="1"} 1');
+    expect(text).toContain('h_count 2');
+    expect(text).toContain('h_sum 2.5');
+    // The inputs are not changed.
+    expect(sumSnapshots(a.snapshot(), []).find((m) => m.name === 'c_total')?.series[0]?.value).toBe(
+      2,
+    );
   });
 });

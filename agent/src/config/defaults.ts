@@ -11,6 +11,8 @@ export const DEFAULTS = {
   updateInterval: 60_000,
   shutdownGrace: 10_000,
   dialTimeout: 10_000,
+  workers: 1,
+  maxWorkers: 64,
   udpIdleTimeout: 60_000,
   udpMaxDatagramBytes: 65_535,
   udpMaxFlows: 4096,

@@ -9,6 +9,7 @@ export const CONFIG_KEYS = {
     'updateInterval',
     'shutdownGrace',
     'dialTimeout',
+    'workers',
     'publish',
     'http',
     'log',

@@ -32,6 +32,15 @@ export interface AgentConfig {
    * @default 10000 (`"10s"`)
    */
   readonly dialTimeout: number;
+  /**
+   * Processes that proxy the TCP resources. 1: the agent's own process does all the
+   * work. N > 1: N worker processes share each TCP listener (connections are dealt
+   * round-robin) and hand their session events to the agent's process, which alone
+   * spools and publishes. UDP resources always run in the agent's process. See
+   * docs/agent.md § Worker processes.
+   * @default 1
+   */
+  readonly workers: number;
   readonly publish: PublishConfig;
   readonly http: HttpConfig;
   readonly log: LogConfig;

@@ -77,6 +77,7 @@ export function parseConfig(raw: unknown, sources?: ReadonlyMap<string, string>)
     updateInterval: duration(root.updateInterval, 'updateInterval', DEFAULTS.updateInterval, 10),
     shutdownGrace: duration(root.shutdownGrace, 'shutdownGrace', DEFAULTS.shutdownGrace, 0),
     dialTimeout,
+    workers: r.integer(root.workers, 'workers', 1, DEFAULTS.maxWorkers, DEFAULTS.workers),
     publish: parsePublish(r, root.publish, duration),
     http: parseHttp(r, root.http),
     log: parseLog(r, root.log),

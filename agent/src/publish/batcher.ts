@@ -107,6 +107,29 @@ export class Batcher {
   }
 
   /**
+   * Sessions proxied by a worker process without being recorded (it saw this batcher
+   * in a gap): counted into the gap going on, or reported as a gap of their own when
+   * it has just ended.
+   */
+  addNotRecorded(count: number): void {
+    if (this.closed || count <= 0) return;
+    if (this.gap !== undefined) {
+      this.gap.count += count;
+      return;
+    }
+    const now = this.now();
+    const gap: RecordingGap = {
+      fromMs: now,
+      toMs: now,
+      sessionsNotRecorded: count,
+      reason: this.opts.gapReason(),
+    };
+    this.gaps.push(gap);
+    this.opts.onGapEnded?.(gap);
+    this.afterAdd();
+  }
+
+  /**
    * Add one event. `UPDATE`s are refused (false) while the buffer is at its bound; other
    * events are always taken.
    */

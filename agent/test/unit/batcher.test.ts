@@ -132,4 +132,27 @@ describe('Batcher', () => {
     expect(last.gaps[0]?.sessionsNotRecorded).toBe(1);
     expect(batcher.add(event())).toBe(false);
   });
+
+  it('counts sessions a worker did not record into the gap going on, or reports them as one', () => {
+    const { batcher, batches, gaps, tick } = make({ maxBatchBytes: 4096, maxBufferBytes: 8192 });
+    batcher.addNotRecorded(3);
+    expect(gaps).toEqual([
+      { fromMs: 1000, toMs: 1000, sessionsNotRecorded: 3, reason: 'spool_full' },
+    ]);
+    expect(batcher.inGap).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(decodeBatch(nth(batches, 0).payload).gaps).toEqual(gaps);
+    batches.splice(0);
+    while (batcher.bufferedBytes < 16384) batcher.add(event({ error: 'e'.repeat(200) }));
+    expect(batcher.admitSession()).toBe(false);
+    batcher.addNotRecorded(4);
+    tick(2000);
+    batcher.close();
+    expect(gaps.at(-1)).toEqual({
+      fromMs: 1000,
+      toMs: 3000,
+      sessionsNotRecorded: 5,
+      reason: 'spool_full',
+    });
+  });
 });

@@ -53,6 +53,7 @@ describe('parseConfig', () => {
     expect(config.publish.maxBatchBytes).toBe(512 * 1024);
     expect(config.publish.flushInterval).toBe(1000);
     expect(config.publish.maxInflight).toBe(16);
+    expect(config.workers).toBe(1);
     expect(config.http.listen).toBe('127.0.0.1:9464');
     expect(config.log.level).toBe('info');
     expect(config.nats.name).toBe('connlog-agent/acme/berlin');
@@ -105,6 +106,9 @@ describe('parseConfig', () => {
     [{ spool: { dir: '/x', maxBytes: 'lots' } }, /^spool\.maxBytes: expected a size/],
     [{ spool: { dir: '/x', kind: 'tape' } }, /^spool\.kind: expected one of disk, memory/],
     [{ publish: { maxInflight: 0 } }, /^publish\.maxInflight: must be between 1 and 1024, got 0/],
+    [{ workers: 0 }, /^workers: must be between 1 and 64, got 0/],
+    [{ workers: 2.5 }, /^workers: expected an integer, got 2\.5/],
+    [{ workers: 'many' }, /^workers: expected an integer, got "many"/],
     [{ publish: { maxBatchBytes: '2MiB' } }, /^publish\.maxBatchBytes: must be between/],
     [{ http: { listen: 'nowhere' } }, /^http\.listen: expected host:port or ""/],
     [{ log: { level: 'loud' } }, /^log\.level: expected one of fatal, error/],
