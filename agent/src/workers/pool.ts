@@ -14,6 +14,8 @@ export const STOP_MARGIN_MS = 5000;
 /** First delay before a crashed worker is replaced; doubles per crash, up to the max. */
 export const RESTART_DELAY_MS = 1000;
 export const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker that is not listening this long after its fork has failed to start. */
+export const START_TIMEOUT_MS = 30_000;
 /** A worker that ran this long before crashing resets the delay. */
 const STABLE_MS = 60_000;
 
@@ -145,6 +147,12 @@ export class WorkerPool {
         const worker = slot.worker;
         if (worker === undefined) return;
         const gone = new Promise<void>((resolve) => (slot.onGone = resolve));
+        if (!slot.listening) {
+          // Still starting: it has no sessions, and would only take the stop after init.
+          worker.process.kill('SIGKILL');
+          await gone;
+          return;
+        }
         const waitMs = graceMs + STOP_MARGIN_MS;
         const timer = setTimeout(() => {
           this.opts.workerTelemetry.workerKilled(slot.index, worker.process.pid, waitMs);
@@ -174,17 +182,30 @@ export class WorkerPool {
       stopped: false,
     });
     return new Promise((resolve, reject) => {
+      const startTimer = setTimeout(() => {
+        if (slot.listening || slot.worker !== worker) return;
+        reject(
+          new AgentError(
+            'LISTEN_FAILED',
+            `worker ${slot.index} did not listen within ${START_TIMEOUT_MS} ms`,
+          ),
+        );
+        worker.process.kill('SIGKILL');
+      }, START_TIMEOUT_MS);
+      startTimer.unref();
       worker.on('error', () => {
         // A send on a channel that just closed; its exit is handled below.
       });
       worker.on('message', (message: unknown) => {
         if (!isTagged<FromWorker>(message, FROM_WORKER_TAGS)) return;
         if (message.t === 'listening') {
+          clearTimeout(startTimer);
           slot.listening = true;
           this.addresses = message.addresses;
           this.opts.workerTelemetry.workerListening(slot.index, worker.process.pid);
           resolve();
         } else if (message.t === 'failed') {
+          clearTimeout(startTimer);
           this.opts.workerTelemetry.workerFailed(slot.index, message.code, message.message);
           reject(new AgentError(message.code as AgentErrorCode, message.message));
         } else {
@@ -281,7 +302,7 @@ export class WorkerPool {
     const restartInMs = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** (slot.crashes - 1));
     this.opts.workerTelemetry.workerExited({
       slot: slot.index,
-      pid: worker.process.pid,
+      workerPid: worker.process.pid,
       code,
       signal,
       sessionsEnded: lost.length,

@@ -22,7 +22,7 @@ export class WorkerTelemetry {
 
   workerListening(slot: number, pid: number | undefined): void {
     this.running.inc();
-    this.log.info({ worker: slot, pid }, 'worker listening');
+    this.log.info({ worker: slot, workerPid: pid }, 'worker listening');
   }
 
   workerFailed(slot: number, code: string, message: string): void {
@@ -31,7 +31,7 @@ export class WorkerTelemetry {
 
   workerExited(fields: {
     slot: number;
-    pid: number | undefined;
+    workerPid: number | undefined;
     code: number | null;
     signal: string | null;
     sessionsEnded: number;
@@ -50,6 +50,9 @@ export class WorkerTelemetry {
   }
 
   workerKilled(slot: number, pid: number | undefined, waitedMs: number): void {
-    this.log.warn({ worker: slot, pid, waitedMs }, 'worker did not stop in time: killed');
+    this.log.warn(
+      { worker: slot, workerPid: pid, waitedMs },
+      'worker did not stop in time: killed',
+    );
   }
 }

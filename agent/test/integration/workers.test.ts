@@ -19,7 +19,7 @@ function workerPids(agent: AgentProcess): number[] {
     .output()
     .split('\n')
     .filter((line) => line.includes('"msg":"worker listening"'))
-    .map((line) => (JSON.parse(line) as { pid: number }).pid);
+    .map((line) => (JSON.parse(line) as { workerPid: number }).workerPid);
 }
 
 async function metric(http: string, name: string): Promise<number> {

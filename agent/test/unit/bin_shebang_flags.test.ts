@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { shebangNodeFlags } from '@connlog/testkit';
 import { describe, expect, it } from 'vitest';
+import { AGENT_BIN, AGENT_NODE_ARGS } from '../../src/agent_bin.js';
 
 // e2e tests and benchmarks start the agent as `node <shebang flags> <bin>`: the flags they
 // read must be exactly the ones the installed bin runs with.
@@ -12,5 +13,9 @@ describe('shebangNodeFlags', () => {
     const flags = shebangNodeFlags(bin);
     expect(flags.length).toBeGreaterThan(0);
     expect(`#!/usr/bin/env -S node ${flags.join(' ')}`).toBe(first);
+  });
+
+  it('is what worker processes get when the agent is created without its own flags', () => {
+    expect(AGENT_NODE_ARGS).toEqual(shebangNodeFlags(AGENT_BIN));
   });
 });
