@@ -107,6 +107,18 @@ export class Batcher {
   }
 
   /**
+   * Start a gap if the buffer is at its bound: for events admitted elsewhere (worker
+   * processes admit their sessions themselves and learn of the gap from this).
+   */
+  checkBound(): void {
+    if (this.gap !== undefined || this.closed || this.bufferedBytes < this.opts.maxBufferBytes) {
+      return;
+    }
+    this.gap = { fromMs: this.now(), count: 0, reason: this.opts.gapReason() };
+    this.opts.onGapStarted?.(this.gap.reason, this.bufferedBytes);
+  }
+
+  /**
    * Sessions proxied by a worker process without being recorded (it saw this batcher
    * in a gap): counted into the gap going on, or reported as a gap of their own when
    * it has just ended.

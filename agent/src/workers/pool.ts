@@ -24,6 +24,8 @@ export interface PoolSink {
   add(event: SessionEvent): boolean;
   /** Sessions a worker proxied without recording them (it saw the agent in a gap). */
   addNotRecorded(count: number): void;
+  /** Start a gap if the buffer is at its bound (the workers admit sessions themselves). */
+  checkBound(): void;
 }
 
 export interface WorkerPoolOptions {
@@ -259,6 +261,7 @@ export class WorkerPool {
       // Refused only for an UPDATE while the buffer is full; its END carries the totals.
       if (!sink.add(event)) telemetry.updateSkipped();
     }
+    sink.checkBound();
   }
 
   private onExit(

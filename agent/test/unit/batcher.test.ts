@@ -133,6 +133,17 @@ describe('Batcher', () => {
     expect(batcher.add(event())).toBe(false);
   });
 
+  it('checkBound() starts a gap at the bound for events admitted elsewhere', () => {
+    const { batcher, started } = make({ maxBatchBytes: 4096, maxBufferBytes: 8192 });
+    batcher.checkBound();
+    expect(batcher.inGap).toBe(false);
+    while (batcher.bufferedBytes < 8192) batcher.add(event({ error: 'e'.repeat(200) }));
+    batcher.checkBound();
+    batcher.checkBound();
+    expect(batcher.inGap).toBe(true);
+    expect(started).toEqual(['spool_full']);
+  });
+
   it('counts sessions a worker did not record into the gap going on, or reports them as one', () => {
     const { batcher, batches, gaps, tick } = make({ maxBatchBytes: 4096, maxBufferBytes: 8192 });
     batcher.addNotRecorded(3);
