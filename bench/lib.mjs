@@ -2,7 +2,7 @@
 // processes, run load generators as separate processes, summarize rounds, and record
 // results for the report (bench/report.mjs).
 import { spawn, execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -269,16 +269,38 @@ export function socat(listenPort, targetPort) {
   ]);
 }
 
-/** bench/gen/bare_proxy.mjs: a minimal Node pipe proxy (records nothing), the runtime's floor. */
-export async function bareProxy(targetPort, files) {
+/**
+ * bench/gen/bare_proxy.mjs: a minimal Node pipe proxy (records nothing), the runtime's
+ * floor. `workers` > 1 makes it a node:cluster primary with that many worker processes
+ * on the one port (`pid` is the primary's; meter the tree); it resolves once every
+ * worker listens.
+ */
+export async function bareProxy(targetPort, files, workers = 1) {
   const port = await freePort();
   const proc = daemon(
     process.execPath,
-    [join(GEN, 'bare_proxy.mjs'), String(port), String(targetPort)],
+    [
+      join(GEN, 'bare_proxy.mjs'),
+      String(port),
+      String(targetPort),
+      ...(workers > 1 ? [String(workers)] : []),
+    ],
     { files },
   );
+  if (workers > 1) {
+    await waitUntil(
+      () => {
+        if (proc.child.exitCode !== null) {
+          throw new Error(`bare_proxy.mjs exited before it was ready: ${proc.stderr()}`);
+        }
+        return /^ready$/m.test(proc.stderr());
+      },
+      30_000,
+      `bare_proxy.mjs's ${workers} workers to listen`,
+    );
+  }
   await waitPort(port);
-  return { ...proc, port };
+  return { ...proc, port, workers };
 }
 
 /**
@@ -355,8 +377,15 @@ export function deepMerge(base, extra) {
  */
 const AGENT_NODE_ARGS = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-/** Start a connlog agent proxying `resources` and publishing to `natsUrl`. */
+/**
+ * Start a connlog agent proxying `resources` and publishing to `natsUrl`. It writes its
+ * config (agent.yaml) and keeps its spool (and so its agent id) in `dir`, created if
+ * missing: a second agent needs a dir of its own. `extra` is merged over the config key by key, so it adds or
+ * overrides top-level keys too (`{ workers: 2 }`, `{ publish: { maxInflight: 4 } }`).
+ * `opts`: `files` (open-file limit), `nodeArgs`.
+ */
 export async function connlogAgent(dir, natsUrl, resources, extra = {}, opts = {}) {
+  mkdirSync(dir, { recursive: true });
   const httpPort = await freePort();
   const cfg = join(dir, 'agent.yaml');
   const config = deepMerge(
@@ -489,15 +518,78 @@ function statFields(file) {
 
 /**
  * CPU seconds (user + system) a process used so far, all its threads. With `tid`, that
- * one thread only (a Node process's JavaScript thread is `tid === pid`). `children` adds
- * its children that it has waited for: socat forks one process per connection and reaps
- * it, so its relaying shows only there.
+ * one thread only (a Node process's JavaScript thread is `tid === pid`). `children`
+ * counts the whole process tree instead: the process, every live descendant (all their
+ * threads) and the children each of them has waited for. socat forks one process per
+ * connection and reaps it when it closes, node:cluster workers live as long as their
+ * primary: either way the relaying is done outside the process itself. With `children` and `mainThreads`,
+ * the main thread of each live process in the tree only (the JavaScript threads of a
+ * node:cluster primary and its workers; reaped children cannot be split by thread).
  */
-export function cpuSeconds(pid, { tid, children = false } = {}) {
+export function cpuSeconds(pid, { tid, children = false, mainThreads = false } = {}) {
+  if (children) return treeTicks(pid, mainThreads) / CLK_TCK;
   const f = statFields(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
-  // utime, stime, cutime, cstime are fields 14-17.
-  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
-  return ticks / CLK_TCK;
+  // utime and stime are fields 14-15.
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** Pids of the live processes whose parent is `pid` (from /proc/<n>/stat). */
+export function childPids(pid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(statFields(`/proc/${entry}/stat`)[1]) === pid) out.push(Number(entry));
+    } catch {
+      // exited since the directory was listed
+    }
+  }
+  return out;
+}
+
+/**
+ * Ticks of `root`'s process tree (see cpuSeconds). Read twice: the first pass over /proc
+ * finds the tree (pid → ppid), the second reads its members again, and it is taken only
+ * if no member vanished and no member's reaped-children count moved in between; else a
+ * child was reaped mid-read (counted twice or not at all) and it is read again.
+ */
+function treeTicks(root, mainThreads) {
+  const read = (pid, main = false) => {
+    try {
+      const f = statFields(`/proc/${pid}/stat`);
+      const own = main ? statFields(`/proc/${pid}/task/${pid}/stat`) : f;
+      // ppid is field 4; utime, stime, cutime, cstime fields 14-17.
+      return {
+        ppid: Number(f[1]),
+        own: Number(own[11]) + Number(own[12]),
+        reaped: Number(f[13]) + Number(f[14]),
+      };
+    } catch {
+      return undefined; // gone (exited and reaped) since the directory was listed
+    }
+  };
+  for (let attempt = 1; ; attempt += 1) {
+    const first = new Map();
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = read(entry);
+      if (stat) first.set(Number(entry), stat);
+    }
+    if (!first.has(root)) throw new Error(`no process ${root}`);
+    const tree = [root];
+    for (let i = 0; i < tree.length; i += 1) {
+      for (const [pid, stat] of first) if (stat.ppid === tree[i]) tree.push(pid);
+    }
+    let ticks = 0;
+    let stable = true;
+    // Deepest first: a child reaped between its read and its parent's shows as a moved count.
+    for (const pid of tree.reverse()) {
+      const stat = read(pid, mainThreads);
+      if (!stat || stat.reaped !== first.get(pid).reaped) stable = false;
+      ticks += stat ? stat.own + (mainThreads ? 0 : stat.reaped) : 0;
+    }
+    if (stable || attempt >= 10) return ticks;
+  }
 }
 
 /**
@@ -513,10 +605,17 @@ export function reapedChildrenCpuSeconds() {
 /**
  * The cpuMeter entries of each benchmark path's proxy, keyed by path name, from the
  * proxies' pids (those not given are left out): socat's relays are forked children, and
- * a Node proxy's main thread is metered on its own as `proxyJs`.
+ * a Node proxy's main thread is metered on its own as `proxyJs`. `bareWorkers` and
+ * `agentWorkers` are `{ pid, workers }` of a bare proxy / agent running `workers`
+ * node:cluster worker processes (paths `node-bare-proxy-<n>p`, `connlog-agent-<n>w`):
+ * the whole process tree is metered, and `proxyJs` is the sum of its main threads.
  */
-export function proxyMeters({ haproxy, socat, bare, bareUdp, agent }) {
+export function proxyMeters({ haproxy, socat, bare, bareUdp, agent, bareWorkers, agentWorkers }) {
   const node = (pid) => ({ proxy: pid, proxyJs: { pid, tid: pid } });
+  const tree = (pid) => ({
+    proxy: { pid, children: true },
+    proxyJs: { pid, children: true, mainThreads: true },
+  });
   return {
     direct: {},
     ...(haproxy !== undefined && { haproxy: { proxy: haproxy } }),
@@ -524,7 +623,18 @@ export function proxyMeters({ haproxy, socat, bare, bareUdp, agent }) {
     ...(bare !== undefined && { 'node-bare-proxy': node(bare) }),
     ...(bareUdp !== undefined && { 'node-bare-udp-proxy': node(bareUdp) }),
     ...(agent !== undefined && { 'connlog-agent': node(agent) }),
+    ...(bareWorkers !== undefined && {
+      [multiProcessPath('node-bare-proxy', bareWorkers.workers)]: tree(bareWorkers.pid),
+    }),
+    ...(agentWorkers !== undefined && {
+      [multiProcessPath('connlog-agent', agentWorkers.workers)]: tree(agentWorkers.pid),
+    }),
   };
+}
+
+/** Path name of a Node proxy run as `workers` processes: node-bare-proxy-2p, connlog-agent-2w. */
+export function multiProcessPath(base, workers) {
+  return base === 'connlog-agent' ? `${base}-${workers}w` : `${base}-${workers}p`;
 }
 
 /**
