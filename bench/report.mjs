@@ -27,7 +27,7 @@ const ORDER = [
  */
 const NOTES = {
   tcp_throughput:
-    'bound by Node.js: the bare pipe proxy does as well; one event loop ≤ ~9 Gbit/s (CPU-s per GB rows); Mark-Compact storm fixed by --initial-old-space-size',
+    'bound by Node.js: the bare pipe proxy does as well; one event loop ≤ ~9 Gbit/s, so 8 streams need workers: 2 (item 19); CPU-s per GB rows; Mark-Compact storm fixed by --initial-old-space-size',
   tcp_churn:
     'out of reach on 2 cores: the CPU-per-session row shows the budget HAProxy’s rate leaves vs what a bare Node proxy costs',
   tcp_latency: 'bare Node proxy adds about as much; p99 swings by ms between rounds here',
