@@ -533,20 +533,6 @@ export function cpuSeconds(pid, { tid, children = false, mainThreads = false } =
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
-/** Pids of the live processes whose parent is `pid` (from /proc/<n>/stat). */
-export function childPids(pid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (Number(statFields(`/proc/${entry}/stat`)[1]) === pid) out.push(Number(entry));
-    } catch {
-      // exited since the directory was listed
-    }
-  }
-  return out;
-}
-
 /**
  * Ticks of `root`'s process tree (see cpuSeconds). Read twice: the first pass over /proc
  * finds the tree (pid → ppid), the second reads its members again, and it is taken only

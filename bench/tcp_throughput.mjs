@@ -5,9 +5,7 @@
 // in which the agent reads into its own buffers.
 // `--workers n` (default 2; 1 leaves these out) adds two paths run as n processes: the
 // bare Node proxy as a node:cluster primary with n workers (node-bare-proxy-<n>p) and a
-// second agent started with `workers: n` (connlog-agent-<n>w). An agent that does not
-// know the `workers` key refuses to start ("unknown key"): that path is skipped, and
-// the run says so.
+// second agent started with `workers: n` (connlog-agent-<n>w).
 // Each run also counts CPU (/proc, user + system) per GB received, of the proxy (and of
 // its JavaScript thread for the Node proxies) and of the iperf3 client and server: a
 // Node proxy relays on one event loop, so 8 / (its JS thread's CPU-s per GB) is the most
@@ -19,7 +17,6 @@ import { join } from 'node:path';
 import {
   alternate,
   bareProxy,
-  childPids,
   connlogAgent,
   cpuMeter,
   proxyMeters,
@@ -34,13 +31,11 @@ import {
   record,
   iperf,
   requireTools,
-  sleep,
   socat,
   startNats,
   summary,
   verdict,
   waitPort,
-  waitUntil,
   workDir,
 } from './lib.mjs';
 
@@ -95,8 +90,6 @@ try {
     ['node-bare-proxy', bare.port],
     ['connlog-agent', agentPort],
   ];
-  // Printed under the tables: what was left out and why.
-  const skipped = [];
   let bareWorkers;
   let agentWorkers;
   if (workers > 1) {
@@ -106,34 +99,16 @@ try {
     // The same resource on a port of its own, in an agent of its own (own dir: config,
     // spool, agent id; own http port).
     const port = await freePort();
-    try {
-      agentWorkers = await connlogAgent(
-        join(dir.path, agentN),
-        nats.url,
-        [{ ...resource, listen: `127.0.0.1:${port}` }],
-        { workers },
-      );
-    } catch (err) {
-      if (!/\bworkers: unknown key\b/.test(err.message)) throw err;
-      const why = /[^\n]*workers: unknown key[^\n]*/.exec(err.message)[0].trim();
-      skipped.push(
-        `${agentN} skipped: this agent build does not know the \`workers\` config key yet (it refused to start: ${why})`,
-      );
-      console.log(skipped.at(-1));
-    }
-    if (agentWorkers) {
-      procs.push(agentWorkers);
-      await waitPort(port);
-      // Its listeners run in its workers (its child processes): wait until all are up,
-      // then give the last of them a moment to take its share of the port.
-      await waitUntil(
-        () => childPids(agentWorkers.pid).length >= workers,
-        30_000,
-        `${agentN}'s ${workers} worker processes`,
-      );
-      await sleep(1000);
-      paths.push([agentN, port]);
-    }
+    // Its /healthz (which connlogAgent waits for) answers 200 only once every worker
+    // listens.
+    agentWorkers = await connlogAgent(
+      join(dir.path, agentN),
+      nats.url,
+      [{ ...resource, listen: `127.0.0.1:${port}` }],
+      { workers },
+    );
+    procs.push(agentWorkers);
+    paths.push([agentN, port]);
   }
 
   // What each path's proxy is, for the CPU meter.
@@ -283,7 +258,6 @@ try {
     }
   }
   lines.push('', ...ceilings);
-  if (skipped.length > 0) lines.push('', ...skipped);
   record(reverse ? 'tcp_throughput_reverse' : 'tcp_throughput', {
     command: `node bench/tcp_throughput.mjs --rounds ${opt.rounds} --seconds ${opt.seconds} --streams ${opt.streams} --workers ${workers}${reverse ? ' --reverse' : ''}`,
     rows,

@@ -68,9 +68,10 @@ export type SnapshotSource = () => readonly MetricSnapshot[];
 
 interface Metric {
   readonly name: string;
+  readonly type: MetricSnapshot['type'];
   snapshot(): MetricSnapshot;
-  /** `extra`: the same metric from other registries, summed per label set. */
-  render(extra?: readonly SeriesSnapshot[]): string;
+  /** The text of these series (the metric's own, or summed with other registries'). */
+  renderSeries(series: readonly SeriesSnapshot[]): string;
 }
 
 function labelKey(names: readonly string[], labels: Labels): string {
@@ -143,7 +144,7 @@ abstract class ValueMetric implements Metric {
   constructor(
     readonly name: string,
     private readonly help: string,
-    private readonly type: 'counter' | 'gauge',
+    readonly type: 'counter' | 'gauge',
     protected readonly labelNames: readonly string[],
   ) {}
 
@@ -169,30 +170,14 @@ abstract class ValueMetric implements Metric {
     return { name: this.name, type: this.type, series };
   }
 
-  render(extra: readonly SeriesSnapshot[] = []): string {
+  renderSeries(series: readonly SeriesSnapshot[]): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    let slots: Iterable<Slot> = this.values.values();
-    if (extra.length > 0) {
-      // Summed per label set: counters add up across processes, and so do gauges of
-      // things each process holds its own share of (open sessions).
-      const merged = new Map<string, Slot>();
-      for (const [key, slot] of this.values) merged.set(key, { ...slot });
-      for (const series of extra) {
-        const key = series.labels.join('\u0000');
-        const slot = merged.get(key);
-        if (slot) slot.value += series.value;
-        else merged.set(key, { labels: [...series.labels], value: series.value });
-      }
-      slots = merged.values();
-    }
-    let any = false;
-    for (const slot of slots) {
-      any = true;
+    if (series.length === 0 && this.labelNames.length === 0) lines.push(`${this.name} 0`);
+    for (const one of series) {
       lines.push(
-        `${this.name}${formatLabels(this.labelNames, slot.labels)} ${formatValue(slot.value)}`,
+        `${this.name}${formatLabels(this.labelNames, one.labels)} ${formatValue(one.value)}`,
       );
     }
-    if (!any && this.labelNames.length === 0) lines.push(`${this.name} 0`);
     return lines.join('\n');
   }
 }
@@ -249,11 +234,6 @@ export class Gauge extends ValueMetric {
     this.collector?.();
     return super.snapshot();
   }
-
-  override render(extra: readonly SeriesSnapshot[] = []): string {
-    this.collector?.();
-    return super.render(extra);
-  }
 }
 
 interface HistogramEntry {
@@ -264,6 +244,7 @@ interface HistogramEntry {
 }
 
 export class Histogram implements Metric {
+  readonly type = 'histogram';
   private readonly series = new Map<string, HistogramEntry>();
 
   constructor(
@@ -309,46 +290,20 @@ export class Histogram implements Metric {
     return { name: this.name, type: 'histogram', series };
   }
 
-  render(extra: readonly SeriesSnapshot[] = []): string {
+  renderSeries(series: readonly SeriesSnapshot[]): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    let entries: Iterable<HistogramEntry> = this.series.values();
-    if (extra.length > 0) {
-      const merged = new Map<string, HistogramEntry>();
-      for (const [key, entry] of this.series)
-        merged.set(key, { ...entry, counts: [...entry.counts] });
-      for (const series of extra) {
-        const key = series.labels.join('\u0000');
-        let entry = merged.get(key);
-        if (!entry) {
-          entry = {
-            labels: [...series.labels],
-            counts: this.buckets.map(() => 0),
-            sum: 0,
-            count: 0,
-          };
-          merged.set(key, entry);
-        }
-        const target = entry;
-        series.buckets?.forEach((n, i) => {
-          if (i < target.counts.length) target.counts[i] = (target.counts[i] ?? 0) + n;
-        });
-        entry.sum += series.sum ?? 0;
-        entry.count += series.value;
-      }
-      entries = merged.values();
-    }
-    for (const entry of entries) {
+    for (const one of series) {
       this.buckets.forEach((bound, i) => {
         const le = `le="${formatValue(bound)}"`;
         lines.push(
-          `${this.name}_bucket${formatLabels(this.labelNames, entry.labels, le)} ${entry.counts[i] ?? 0}`,
+          `${this.name}_bucket${formatLabels(this.labelNames, one.labels, le)} ${one.buckets?.[i] ?? 0}`,
         );
       });
       lines.push(
-        `${this.name}_bucket${formatLabels(this.labelNames, entry.labels, 'le="+Inf"')} ${entry.count}`,
+        `${this.name}_bucket${formatLabels(this.labelNames, one.labels, 'le="+Inf"')} ${one.value}`,
       );
-      lines.push(`${this.name}_sum${formatLabels(this.labelNames, entry.labels)} ${entry.sum}`);
-      lines.push(`${this.name}_count${formatLabels(this.labelNames, entry.labels)} ${entry.count}`);
+      lines.push(`${this.name}_sum${formatLabels(this.labelNames, one.labels)} ${one.sum ?? 0}`);
+      lines.push(`${this.name}_count${formatLabels(this.labelNames, one.labels)} ${one.value}`);
     }
     return lines.join('\n');
   }
@@ -397,24 +352,25 @@ export class Registry {
 
   /** Prometheus text exposition format (version 0.0.4). */
   render(): string {
-    const extra = new Map<string, SeriesSnapshot[]>();
+    const extra = new Map<string, MetricSnapshot[]>();
     for (const source of this.sources) {
       for (const snapshot of source()) {
-        const own = this.metrics.get(snapshot.name);
-        if (own === undefined || snapshotType(own) !== snapshot.type) continue;
+        if (this.metrics.get(snapshot.name)?.type !== snapshot.type) continue;
         let list = extra.get(snapshot.name);
         if (list === undefined) extra.set(snapshot.name, (list = []));
-        list.push(...snapshot.series);
+        list.push(snapshot);
       }
     }
-    const text = [...this.metrics.values()].map((metric) => metric.render(extra.get(metric.name)));
+    const text = [...this.metrics.values()].map((metric) => {
+      const own = metric.snapshot();
+      const others = extra.get(metric.name);
+      // Summed per label set: counters add up across processes, and so do gauges of
+      // things each process holds its own share of (open sessions).
+      const series = others ? (sumSnapshots([own], others)[0]?.series ?? []) : own.series;
+      return metric.renderSeries(series);
+    });
     return `${text.join('\n')}\n`;
   }
-}
-
-function snapshotType(metric: Metric): MetricSnapshot['type'] {
-  if (metric instanceof Histogram) return 'histogram';
-  return metric instanceof Counter ? 'counter' : 'gauge';
 }
 
 /** Content type of `Registry.render()`. */

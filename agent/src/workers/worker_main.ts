@@ -55,22 +55,17 @@ export async function runWorker(): Promise<void> {
   }
 }
 
-function sendAndWait(message: FromWorker): Promise<void> {
-  return new Promise((done) => {
-    if (process.send === undefined || !process.connected) {
-      done();
-      return;
-    }
-    process.send(message, undefined, undefined, () => done());
-  });
-}
-
+/** Send to the agent's process; `done` once written (or at once if the channel is gone). */
 function send(message: FromWorker, done: () => void): void {
   if (process.send === undefined || !process.connected) {
     done();
     return;
   }
   process.send(message, undefined, undefined, () => done());
+}
+
+function sendAndWait(message: FromWorker): Promise<void> {
+  return new Promise((done) => send(message, done));
 }
 
 class WorkerRuntime {
@@ -132,7 +127,7 @@ class WorkerRuntime {
     const addresses: string[] = [];
     for (const proxy of this.proxies) addresses.push(await proxy.listen());
     this.recorder.startTicker();
-    this.stateTimer = setInterval(() => this.sendState(() => undefined), STATE_INTERVAL_MS);
+    this.stateTimer = setInterval(() => send(this.state(), () => undefined), STATE_INTERVAL_MS);
     this.stateTimer.unref();
     send({ t: 'listening', addresses }, () => undefined);
   }
@@ -161,8 +156,8 @@ class WorkerRuntime {
     return open;
   }
 
-  private sendState(done: () => void): void {
-    send({ t: 'state', metrics: this.registry.snapshot(), open: this.openCounts() }, done);
+  private state(): FromWorker {
+    return { t: 'state', metrics: this.registry.snapshot(), open: this.openCounts() };
   }
 
   /** The agent's shutdown sequence, for this worker's sessions (see `Agent.close`). */
@@ -179,7 +174,7 @@ class WorkerRuntime {
     this.recorder.stopTicker();
     clearInterval(this.stateTimer);
     await this.sink.drain();
-    await new Promise<void>((done) => this.sendState(done));
+    await sendAndWait(this.state());
     await sendAndWait({ t: 'stopped', cut });
     process.exit(0);
   }

@@ -8,7 +8,7 @@ import {
   type SessionEvent,
   type SessionEventBatch,
 } from '@connlog/proto';
-import type { NatsServer } from '@connlog/testkit';
+import { waitFor, type NatsServer } from '@connlog/testkit';
 
 /** Create the sessions stream the way an admin would (file storage, discard new). */
 export async function createSessionsStream(url: string): Promise<void> {
@@ -149,4 +149,25 @@ export function exchange(
       if (options.endAfterSend !== false) socket.end();
     });
   });
+}
+
+/**
+ * Open a session to `port`, echo `bytes` through it, leave it open; the socket goes
+ * into `sockets` (for the test's cleanup). `closed` resolves when the agent closes it.
+ */
+export async function holdEchoSession(
+  port: number,
+  bytes: number,
+  sockets: Socket[],
+): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const socket = tcpConnect({ host: '127.0.0.1', port });
+  sockets.push(socket);
+  socket.on('error', () => undefined);
+  let got = 0;
+  socket.on('data', (chunk: Buffer) => (got += chunk.length));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(Buffer.alloc(bytes, 1));
+  await waitFor(() => got === bytes, 10_000, 'the echo');
+  return { socket, closed };
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { CloseReason, EventKind } from '@connlog/proto';
 import { freePort, startNatsServer, tempDir, waitFor, type NatsServer } from '@connlog/testkit';
@@ -9,6 +9,7 @@ import { createAgent, parseConfig } from '../../src/index.js';
 import {
   createSessionsStream,
   exchange,
+  holdEchoSession,
   startTarget,
   StreamReader,
   type TargetServer,
@@ -58,18 +59,10 @@ describe('agent lifecycle: real processes, signals, crashes, NATS outages', () =
     return { config, listen, http, file: writeConfig(join(dir.path, `${id}.yaml`), config) };
   }
 
-  /** Open a session, echo `bytes` through it, leave it open. */
+  /** Open a session to `listen`, echo `bytes` through it, leave it open. */
   async function openSession(listen: string, bytes: number): Promise<Socket> {
-    const [host, port] = [listen.split(':')[0], Number(listen.split(':')[1])];
-    const socket = connect({ host, port });
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => (got += chunk.length));
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(Buffer.alloc(bytes, 1));
-    await waitFor(() => got === bytes, 10_000, 'the echo');
-    return socket;
+    const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+    return (await holdEchoSession(port, bytes, sockets)).socket;
   }
 
   it('refuses an invalid config naming the key, with exit code 2', async () => {

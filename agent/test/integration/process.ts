@@ -4,8 +4,10 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@connlog/testkit';
 import { stringify } from 'yaml';
+import { AGENT_BIN } from '../../src/agent_bin.js';
 
-export const AGENT_BIN = fileURLToPath(new URL('../../bin/connlog-agent.js', import.meta.url));
+// The bin the agent forks its workers from; tests run it as an operator would.
+export { AGENT_BIN };
 // What the bin loads after a full build (scripts/bundle.mjs); required here so these
 // tests run the bundled agent an operator runs, not the unbundled fallback.
 const BUNDLE = fileURLToPath(new URL('../../dist/connlog-agent.bundle.mjs', import.meta.url));

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CloseReason, EventKind } from '@connlog/proto';
 import { freePort, startNatsServer, tempDir, waitFor, type NatsServer } from '@connlog/testkit';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createSessionsStream,
   exchange,
+  holdEchoSession,
   startTarget,
   StreamReader,
   type TargetServer,
@@ -74,16 +75,7 @@ describe('agent with worker processes (workers: 2): real processes, NATS, socket
 
   /** Open a session, echo `bytes` through it, leave it open. */
   async function openSession(port: number, bytes: number) {
-    const socket = connect({ host: '127.0.0.1', port });
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => (got += chunk.length));
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(Buffer.alloc(bytes, 1));
-    await waitFor(() => got === bytes, 10_000, 'the echo');
-    return { socket, closed, bytes };
+    return { ...(await holdEchoSession(port, bytes, sockets)), bytes };
   }
 
   it('records every session once with exact bytes; a killed worker’s sessions end with agent_restart and a new worker takes over; SIGTERM ends the rest', async () => {
